@@ -1,0 +1,53 @@
+# modelyard: `make up` runs the stack on this machine, `make test` checks it.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# This machine's pip prints a warning per package for an absent local index; keep logs readable.
+QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
+
+.PHONY: setup venv engine models up test lint format unit integration bench clean
+
+setup: venv engine models  ## both venvs and the tiny models; a second run is a quick no-op
+
+venv: $(STAMP)
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip 2>&1 | $(QUIET_PIP)
+	$(BIN)/pip install --quiet -e '.[dev]' 2>&1 | $(QUIET_PIP)
+	touch $(STAMP)
+
+engine:
+	bash scripts/setup-engine.sh 2>&1 | $(QUIET_PIP)
+
+models: venv engine
+	$(BIN)/modelyard models --config profiles/cpu.yaml
+
+up: setup
+	$(BIN)/modelyard up
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+unit: venv
+	$(BIN)/pytest tests/unit -q
+
+integration: setup
+	$(BIN)/pytest tests/integration -v
+
+test: setup lint
+	$(BIN)/pytest -v
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,145 @@
+"""The `modelyard` command: run the stack (up, supervisor, proxy) and operate it (ps, load, ...).
+
+This package sits above `proxy` and `supervisor` and is the only place that wires both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+import typer
+from fastapi import FastAPI
+from rich.console import Console
+
+from modelyard import profile
+from modelyard.stack import run_stack
+from supervisor import cli as admin
+from supervisor import paths, tiny_models
+from supervisor.config import Config, load_config
+from supervisor.errors import SupervisorError
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="modelyard: one OpenAI-compatible endpoint in front of your vLLM servers.",
+)
+app.command()(admin.ps)
+app.command()(admin.load)
+app.command()(admin.unload)
+
+err = Console(stderr=True, soft_wrap=True)
+ConfigOption = typer.Option(
+    None,
+    "--config",
+    "-c",
+    help="servers.yaml to use "
+    "[default: servers.yaml with an NVIDIA GPU, profiles/cpu.yaml without]",
+)
+
+
+def _load(config_path: Path | None) -> Config:
+    choice = profile.choose(config_path)
+    err.print(f"modelyard: config {choice.path} ({choice.reason})", highlight=False)
+    return load_config(choice.path)
+
+
+def _build_models(config: Config) -> None:
+    models_dir = paths.models_dir(config.supervisor.models_dir)
+    engine = paths.engine_python(config.supervisor.engine_python)
+    for name in tiny_models.wanted_by(config, models_dir):
+        if not tiny_models.is_built(models_dir, name):
+            err.print(f"modelyard: building tiny model {name} into {models_dir}")
+            tiny_models.build(models_dir, name, engine)
+
+
+def _serve(apps: list[tuple[FastAPI, str, int]]) -> None:
+    async def go() -> None:
+        try:
+            await run_stack(apps)
+        finally:
+            for app_, _, _ in apps:  # belt and braces: the lifespan already stopped them
+                fleet = getattr(app_.state, "fleet", None)
+                if fleet is not None:
+                    await fleet.stop_all()
+
+    asyncio.run(go())
+
+
+@app.command()
+def up(config: Path | None = ConfigOption) -> None:
+    """Run the supervisor and the proxy together. Ctrl-C stops everything."""
+    from proxy.app import create_app as create_proxy
+    from supervisor.api import create_app as create_supervisor
+
+    cfg = _load(config)
+    _build_models(cfg)
+    sup, prx = cfg.supervisor, cfg.proxy
+    base = f"http://{prx.host}:{prx.port}/v1"
+    err.print(
+        f"modelyard: supervisor on http://{sup.host}:{sup.port}, proxy on {base}\n"
+        f"  try:  curl {base}/chat/completions -H 'content-type: application/json' "
+        '-d \'{"model": "auto", "messages": [{"role": "user", "content": '
+        '"hello"}]}\'\n'
+        f'  or:   OpenAI(base_url="{base}", api_key="none")\n'
+        "  servers start on first use; `modelyard ps` shows them; Ctrl-C stops all.",
+        highlight=False,
+        markup=False,
+    )
+    _serve([(create_proxy(cfg), prx.host, prx.port), (create_supervisor(cfg), sup.host, sup.port)])
+
+
+@app.command("supervisor")
+def run_supervisor(config: Path | None = ConfigOption) -> None:
+    """Run only the supervisor (admin API); proxies elsewhere can share it."""
+    from supervisor.api import create_app
+
+    cfg = _load(config)
+    _build_models(cfg)
+    _serve([(create_app(cfg), cfg.supervisor.host, cfg.supervisor.port)])
+
+
+@app.command("proxy")
+def run_proxy(config: Path | None = ConfigOption) -> None:
+    """Run only the proxy, against the supervisor named in proxy.supervisor_url."""
+    from proxy.app import create_app
+
+    cfg = _load(config)
+    _serve([(create_app(cfg), cfg.proxy.host, cfg.proxy.port)])
+
+
+@app.command()
+def models(config: Path | None = ConfigOption) -> None:
+    """Build the tiny models the config serves (once; a no-op when they exist)."""
+    _build_models(_load(config))
+    err.print("modelyard: models ready")
+
+
+@app.command()
+def check(config: Path = typer.Argument(..., help="servers.yaml to validate")) -> None:
+    """Validate a servers.yaml and report every problem with its key path."""
+    load_config(config)
+    err.print(f"{config}: ok")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of servers.yaml, for editors."""
+    typer.echo(json.dumps(Config.model_json_schema(), indent=2))
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
+    try:
+        app()
+    except SupervisorError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(2)
+    except Exception as exc:  # the CLI's entry point: report, never a bare traceback
+        err.print(f"[red]unexpected error:[/red] {type(exc).__name__}: {exc}", highlight=False)
+        sys.exit(1)

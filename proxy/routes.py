@@ -1,0 +1,96 @@
+"""Thin HTTP handlers: parse, resolve, ensure, forward. Decisions live in resolve.py."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from proxy.backends import Backends
+from proxy.errors import AuthenticationError, BadRequestError
+from proxy.forward import forward
+from proxy.resolve import model_ids, resolve_model
+from supervisor.config import Config
+
+
+def build_router(config: Config) -> APIRouter:
+    router = APIRouter()
+    keys = frozenset(config.proxy.api_keys)
+    created = int(time.time())
+
+    def authenticate(request: Request) -> None:
+        if not keys:
+            return
+        header = request.headers.get("authorization", "")
+        if not header.startswith("Bearer ") or header[7:] not in keys:
+            raise AuthenticationError(
+                "Missing or invalid API key: send 'Authorization: Bearer "
+                "KEY' with one of the keys in proxy.api_keys."
+            )
+
+    @router.get("/v1/models")
+    async def list_models(request: Request) -> dict[str, Any]:
+        authenticate(request)
+        return {
+            "object": "list",
+            "data": [
+                {
+                    "id": name,
+                    "object": "model",
+                    "created": created,
+                    "owned_by": "modelyard",
+                    "modelyard": {"kind": kind},
+                }
+                for name, kind in model_ids(config)
+            ],
+        }
+
+    async def relay(request: Request, path: str, required: str | None) -> Response:
+        authenticate(request)
+        payload = await _json_object(request)
+        if required is not None:
+            _require_list(payload, required)
+        model = payload.get("model")
+        if model is not None and not isinstance(model, str):
+            raise BadRequestError("'model' must be a string.", param="model")
+        resolution = resolve_model(config, model)
+        server = resolution.server
+        backends: Backends = request.app.state.backends
+        base_url = await backends.ensure(server)
+        payload["model"] = config.served_name(server)
+        headers = {"x-modelyard-model": server}
+        if resolution.route:
+            headers["x-modelyard-route"] = resolution.route
+        return await forward(
+            request.app.state.upstream, base_url + path, json.dumps(payload).encode(), headers
+        )
+
+    @router.post("/v1/chat/completions")
+    async def chat_completions(request: Request) -> Response:
+        return await relay(request, "/v1/chat/completions", required="messages")
+
+    @router.post("/v1/completions")
+    async def completions(request: Request) -> Response:
+        return await relay(request, "/v1/completions", required=None)
+
+    return router
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        payload = json.loads(raw)
+    except ValueError as exc:
+        raise BadRequestError(f"The request body is not valid JSON: {exc}.") from exc
+    if not isinstance(payload, dict):
+        raise BadRequestError("The request body must be a JSON object.")
+    return payload
+
+
+def _require_list(payload: dict[str, Any], field: str) -> None:
+    value = payload.get(field)
+    if not isinstance(value, list) or not value:
+        raise BadRequestError(f"'{field}' must be a non-empty array.", param=field)

@@ -1,0 +1,74 @@
+"""Client of the supervisor's admin API, shared by the proxy and the CLI.
+
+This module is the admin API's contract on the caller's side: HTTP errors come back as the
+supervisor's own error tree, so the proxy and the CLI never parse status codes themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from supervisor.errors import (
+    AdminUnreachableError,
+    StartFailedError,
+    SupervisorError,
+    UnknownServerError,
+)
+
+
+class AdminClient:
+    def __init__(self, base_url: str, timeout: float = 900.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        # A start can take minutes on a GPU box: reads wait as long as a start may last.
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, timeout=httpx.Timeout(timeout, connect=5.0), trust_env=False
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AdminClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def servers(self) -> list[dict[str, Any]]:
+        body = await self._call("GET", "/servers")
+        result: list[dict[str, Any]] = body["servers"]
+        return result
+
+    async def server(self, name: str) -> dict[str, Any]:
+        return await self._call("GET", f"/servers/{name}", name)
+
+    async def ensure(self, name: str) -> dict[str, Any]:
+        return await self._call("POST", f"/servers/{name}/ensure", name)
+
+    async def stop(self, name: str) -> dict[str, Any]:
+        return await self._call("POST", f"/servers/{name}/stop", name)
+
+    async def _call(self, method: str, path: str, name: str = "") -> dict[str, Any]:
+        try:
+            response = await self._http.request(method, path)
+        except httpx.HTTPError as exc:
+            raise AdminUnreachableError(self.base_url, str(exc) or type(exc).__name__) from exc
+        if response.status_code == 200:
+            result: dict[str, Any] = response.json()
+            return result
+        raise _error_from(response, name)
+
+
+def _error_from(response: httpx.Response, name: str) -> SupervisorError:
+    try:
+        error = response.json()["error"]
+    except (ValueError, KeyError, TypeError):
+        return SupervisorError(f"supervisor answered {response.status_code}: {response.text}")
+    if error.get("code") == "server_not_found":
+        return UnknownServerError(name)
+    if error.get("code") == "server_start_failed":
+        return StartFailedError(
+            name, error.get("reason", ""), error.get("exit_code"), error.get("log_tail", [])
+        )
+    return SupervisorError(error.get("message", response.text))

@@ -1,0 +1,60 @@
+"""Pure translation of a server's config into what a launcher needs: argv, env, health URL.
+
+No I/O here: the launch-time facts (port, interpreter path, models folder) come in as
+arguments, so the rendering is tested without processes. Templates are argument lists,
+never shell strings, so a model path with spaces or quotes cannot turn into a command.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from supervisor.config import Config
+
+
+@dataclass(frozen=True)
+class LaunchFacts:
+    host: str
+    port: int
+    engine_python: str
+    models_dir: str
+    gpu_memory_utilization: float = 0.9
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    base_url: str
+    health_url: str
+    startup_timeout: float
+    stop_grace: float
+
+
+def render(config: Config, name: str, facts: LaunchFacts) -> LaunchSpec:
+    spec = config.servers[name]
+    defaults = config.supervisor.defaults
+    template = [*(spec.command or defaults.command or []), *spec.args]
+    model = spec.model.format(models_dir=facts.models_dir)
+    values = {
+        "model": model,
+        "served_name": config.served_name(name),
+        "name": name,
+        "host": facts.host,
+        "port": str(facts.port),
+        "engine_python": facts.engine_python,
+        "models_dir": facts.models_dir,
+        "gpu_memory_utilization": f"{facts.gpu_memory_utilization:.4f}",
+    }
+    base_url = f"http://{facts.host}:{facts.port}"
+    health_path = spec.health_path or defaults.health_path
+    return LaunchSpec(
+        name=name,
+        argv=[arg.format(**values) for arg in template],
+        env={**defaults.env, **spec.env},
+        base_url=base_url,
+        health_url=base_url + health_path,
+        startup_timeout=spec.startup_timeout or defaults.startup_timeout,
+        stop_grace=spec.stop_grace or defaults.stop_grace,
+    )

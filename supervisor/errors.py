@@ -1,0 +1,58 @@
+"""The supervisor's one error tree.
+
+    SupervisorError
+    ├── ConfigError          servers.yaml is wrong; names the file and each key path
+    ├── UnknownServerError   a name that servers.yaml does not declare
+    ├── StartFailedError     a server exited, or never became healthy, while starting
+    ├── NoFreePortError      the configured port range is used up
+    └── AdminUnreachableError  the CLI or proxy could not talk to the supervisor
+
+Foreign exceptions (OSError, httpx, pydantic) are translated into these once, where they
+happen, so callers above handle only this tree.
+"""
+
+from __future__ import annotations
+
+
+class SupervisorError(Exception):
+    """Base of every error the supervisor raises on purpose."""
+
+
+class ConfigError(SupervisorError):
+    """servers.yaml failed validation. `problems` holds (key path, message) pairs."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = [
+            f"{source}: {path}: {message}" if path else f"{source}: {message}"
+            for path, message in problems
+        ]
+        super().__init__("invalid configuration\n  " + "\n  ".join(lines))
+
+
+class UnknownServerError(SupervisorError):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"unknown server {name!r}")
+
+
+class StartFailedError(SupervisorError):
+    """Carries what an operator needs to see why: exit code and the log's last lines."""
+
+    def __init__(self, name: str, reason: str, exit_code: int | None, log_tail: list[str]) -> None:
+        self.name = name
+        self.reason = reason
+        self.exit_code = exit_code
+        self.log_tail = log_tail
+        super().__init__(f"server {name!r} failed to start: {reason}")
+
+
+class AdminUnreachableError(SupervisorError):
+    def __init__(self, url: str, detail: str) -> None:
+        self.url = url
+        super().__init__(f"supervisor at {url} is unreachable: {detail}")
+
+
+class NoFreePortError(SupervisorError):
+    pass

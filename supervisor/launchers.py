@@ -1,0 +1,124 @@
+"""The only code that starts or kills processes.
+
+Each server runs in its own session, so its process group (vLLM's API server plus any engine
+core it forks) is stopped as one: SIGTERM to the group, SIGKILL after the grace period, then a
+check that no member is left. Process exit is observed through a pidfd registered with the event
+loop, so an exit is noticed the moment it happens, not at the next health poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections import deque
+from pathlib import Path
+
+import psutil
+
+from supervisor.command import LaunchSpec
+
+
+class ProcessHandle:
+    """A launched server process: its pid, its group, and an awaitable exit."""
+
+    def __init__(self, popen: subprocess.Popen[bytes], log_path: Path) -> None:
+        self.pid = popen.pid
+        self.pgid = popen.pid  # start_new_session makes the child its group's leader
+        self.log_path = log_path
+        self._popen = popen
+        self._exited = asyncio.Event()
+        self._pidfd = os.pidfd_open(popen.pid)
+        asyncio.get_running_loop().add_reader(self._pidfd, self._on_exit)
+
+    def _on_exit(self) -> None:
+        asyncio.get_running_loop().remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        self._popen.poll()  # reap, so no zombie is left and the exit code is known
+        self._exited.set()
+
+    @property
+    def returncode(self) -> int | None:
+        return self._popen.returncode if self._exited.is_set() else None
+
+    async def wait(self) -> int | None:
+        await self._exited.wait()
+        return self._popen.returncode
+
+
+def spawn(spec: LaunchSpec, log_path: Path) -> ProcessHandle:
+    """Start `spec.argv` in a new session with output appended to its log file.
+
+    Synchronous on purpose: there is no await between fork and the returned handle, so a
+    cancelled start can never lose track of a process it created.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        log.write(
+            f"\n=== modelyard {time.strftime('%Y-%m-%dT%H:%M:%S')} starting {spec.name}: "
+            f"{' '.join(spec.argv)}\n".encode()
+        )
+        log.flush()
+        popen = subprocess.Popen(
+            spec.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **spec.env},
+            start_new_session=True,
+            close_fds=True,
+        )
+    return ProcessHandle(popen, log_path)
+
+
+def group_members(pgid: int) -> list[psutil.Process]:
+    """Live (non-zombie) processes in a process group."""
+    members = []
+    for proc in psutil.process_iter(["status"]):
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
+            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                members.append(proc)
+    return members
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+async def terminate(handle: ProcessHandle, grace: float) -> int | None:
+    """SIGTERM the whole group, SIGKILL what is left after `grace` seconds; wait until empty."""
+    deadline = time.monotonic() + grace
+    _signal_group(handle.pgid, signal.SIGTERM)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(handle.wait(), timeout=grace)
+    while group_members(handle.pgid) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    if group_members(handle.pgid) or handle.returncode is None:
+        _signal_group(handle.pgid, signal.SIGKILL)
+        await handle.wait()
+        kill_deadline = time.monotonic() + 5.0
+        while group_members(handle.pgid) and time.monotonic() < kill_deadline:
+            await asyncio.sleep(0.05)
+    return handle.returncode
+
+
+def log_tail(path: Path, lines: int = 20) -> list[str]:
+    try:
+        with path.open("rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 64 * 1024))
+            text = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    return [line.rstrip() for line in deque(text.splitlines(), maxlen=lines)]
+
+
+def group_rss_bytes(pgid: int) -> int:
+    total = 0
+    for proc in group_members(pgid):
+        with contextlib.suppress(psutil.Error):
+            total += proc.memory_info().rss
+    return total

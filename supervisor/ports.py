@@ -1,0 +1,41 @@
+"""Hands out ports from the configured range to servers, one holder per port.
+
+A port is free when nothing of ours holds it and a bind on it succeeds now. Another program
+may still take it between this check and the server's own bind; the server then exits with
+"address in use", which the supervisor reports as a failed start with that log line.
+"""
+
+from __future__ import annotations
+
+import socket
+
+from supervisor.errors import NoFreePortError
+
+
+class PortAllocator:
+    def __init__(self, host: str, first: int, last: int) -> None:
+        self._host = host
+        self._range = range(first, last + 1)
+        self._held: dict[int, str] = {}
+
+    def acquire(self, holder: str) -> int:
+        for port in self._range:
+            if port not in self._held and port_is_free(self._host, port):
+                self._held[port] = holder
+                return port
+        raise NoFreePortError(
+            f"no free port in {self._range.start}-{self._range.stop - 1} for {holder!r}"
+        )
+
+    def release(self, port: int | None) -> None:
+        if port is not None:
+            self._held.pop(port, None)
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True

@@ -1,0 +1,60 @@
+"""The tiny real models the CPU profile serves, built once into the models folder.
+
+Random weights, real architecture: vLLM's whole serving path runs on a 2-core CPU in seconds.
+The build runs under the engine venv's python (it needs torch and transformers, which the
+project's light venv does not carry), through supervisor/tiny_model_build.py.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from supervisor.config import Config
+from supervisor.errors import SupervisorError
+
+BUILDER = Path(__file__).with_name("tiny_model_build.py")
+
+# name -> builder seed. Two distinct models, so tests can tell which one answered.
+CATALOG: dict[str, int] = {"tiny-qwen2-a": 1, "tiny-qwen2-b": 2}
+
+
+class ModelBuildError(SupervisorError):
+    pass
+
+
+def wanted_by(config: Config, models_dir: Path) -> list[str]:
+    """Catalog models that `config` serves from the models folder."""
+    wanted = []
+    for spec in config.servers.values():
+        path = Path(spec.model.format(models_dir=models_dir))
+        if path.parent == models_dir and path.name in CATALOG:
+            wanted.append(path.name)
+    return sorted(set(wanted))
+
+
+def is_built(models_dir: Path, name: str) -> bool:
+    return (models_dir / name / "config.json").is_file()
+
+
+def build(models_dir: Path, name: str, engine_python: Path) -> None:
+    if is_built(models_dir, name):
+        return
+    if not engine_python.exists():
+        raise ModelBuildError(
+            f"engine python {engine_python} is missing: run `make setup` (scripts/setup-engine.sh)"
+        )
+    models_dir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        str(engine_python),
+        str(BUILDER),
+        "--out",
+        str(models_dir / name),
+        "--seed",
+        str(CATALOG[name]),
+    ]
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ModelBuildError(
+            f"building {name} failed ({result.returncode}):\n{result.stdout}{result.stderr}"
+        )
