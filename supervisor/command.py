@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from supervisor.config import Config
+from supervisor.config import PLACEHOLDER, Config
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def render(config: Config, name: str, facts: LaunchFacts) -> LaunchSpec:
     spec = config.servers[name]
     defaults = config.supervisor.defaults
     template = [*(spec.command or defaults.command or []), *spec.args]
-    model = spec.model.format(models_dir=facts.models_dir)
+    model = fill(spec.model, {"models_dir": facts.models_dir})
     values = {
         "model": model,
         "served_name": config.served_name(name),
@@ -51,10 +51,15 @@ def render(config: Config, name: str, facts: LaunchFacts) -> LaunchSpec:
     health_path = spec.health_path or defaults.health_path
     return LaunchSpec(
         name=name,
-        argv=[arg.format(**values) for arg in template],
+        argv=[fill(arg, values) for arg in template],
         env={**defaults.env, **spec.env},
         base_url=base_url,
         health_url=base_url + health_path,
         startup_timeout=spec.startup_timeout or defaults.startup_timeout,
         stop_grace=spec.stop_grace or defaults.stop_grace,
     )
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    """Replace `{name}` placeholders; config validation has already rejected unknown names."""
+    return PLACEHOLDER.sub(lambda m: values[m.group(1)], template)

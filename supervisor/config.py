@@ -7,12 +7,12 @@ operator fixes a broken file in one pass rather than one error per restart.
 
 from __future__ import annotations
 
-import string
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from supervisor.errors import ConfigError
 
@@ -31,6 +31,8 @@ PLACEHOLDERS = frozenset(
 )
 # Placeholders a model path may use (it is filled before the command is).
 MODEL_PLACEHOLDERS = frozenset({"models_dir"})
+# `{identifier}` only: JSON arguments such as --limit-mm-per-prompt '{"image": 8}' stay literal.
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 Capability = Literal["text", "image", "audio_in", "audio_out", "video", "tools", "embeddings"]
 Tier = Literal["hot", "warm", "cold"]
@@ -61,11 +63,12 @@ class SupervisorSettings(_Strict):
     gpu_memory_limit: Annotated[float, Field(gt=0, le=1)] = 0.80
     defaults: ServerDefaults = ServerDefaults()
 
-    @model_validator(mode="after")
-    def _range_ordered(self) -> SupervisorSettings:
-        if self.port_range[0] > self.port_range[1]:
-            raise ValueError("port_range: first port must not exceed the last")
-        return self
+    @field_validator("port_range")
+    @classmethod
+    def _range_ordered(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if value[0] > value[1]:
+            raise ValueError("the first port must not exceed the last")
+        return value
 
 
 class ProxySettings(_Strict):
@@ -197,12 +200,8 @@ def _name_clashes(config: Config) -> list[tuple[str, str]]:
 def _placeholder_problems(
     path: str, template: str, allowed: frozenset[str]
 ) -> list[tuple[str, str]]:
-    try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
-    except ValueError as exc:
-        return [(path, f"bad template {template!r}: {exc}")]
     return [
-        (path, f"unknown placeholder {{{f}}}; known: {', '.join(sorted(allowed))}")
-        for f in fields
-        if f not in allowed
+        (path, f"unknown placeholder {{{name}}}; known: {', '.join(sorted(allowed))}")
+        for name in PLACEHOLDER.findall(template)
+        if name not in allowed
     ]

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from supervisor import paths
-from supervisor.command import LaunchFacts, LaunchSpec, render
+from supervisor.command import LaunchFacts, LaunchSpec, fill, render
 from supervisor.config import Config
 from supervisor.errors import UnknownServerError
 from supervisor.ports import PortAllocator
@@ -64,7 +64,7 @@ class Fleet:
         spec = self.config.servers[server.name]
         return {
             **server.snapshot(),
-            "model": spec.model.format(models_dir=self._models_dir),
+            "model": fill(spec.model, {"models_dir": self._models_dir}),
             "served_name": self.config.served_name(server.name),
             "tier": spec.tier,
             "capabilities": list(spec.capabilities),

@@ -33,7 +33,9 @@ class PortAllocator:
 
 
 def port_is_free(host: str, port: int) -> bool:
+    """Bindable as a server binds it: SO_REUSEADDR, so TIME_WAIT leftovers do not count."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from supervisor.command import fill
 from supervisor.config import Config
 from supervisor.errors import SupervisorError
 
@@ -27,7 +28,7 @@ def wanted_by(config: Config, models_dir: Path) -> list[str]:
     """Catalog models that `config` serves from the models folder."""
     wanted = []
     for spec in config.servers.values():
-        path = Path(spec.model.format(models_dir=models_dir))
+        path = Path(fill(spec.model, {"models_dir": str(models_dir)}))
         if path.parent == models_dir and path.name in CATALOG:
             wanted.append(path.name)
     return sorted(set(wanted))

@@ -1,0 +1,184 @@
+"""Runs a real `modelyard up` (supervisor + proxy) on free ports for tests, and cleans up after.
+
+Each stack gets its own ports, port range and state folder, so tests never touch a stack a
+developer may have running on the default ports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import yaml
+from openai import OpenAI
+
+from supervisor import paths
+
+MODELYARD = str(Path(sys.executable).with_name("modelyard"))
+CPU_PROFILE = paths.project_root() / "profiles" / "cpu.yaml"
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.1) -> Any:
+    """Poll `predicate` until it returns something truthy, or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(every)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    """No listener left: bindable with SO_REUSEADDR, as a server would bind it."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def group_pids(pgid: int) -> list[int]:
+    pids = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
+            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
+                pids.append(proc.pid)
+    return pids
+
+
+def stack_config(
+    state_dir: Path, extra_servers: dict[str, Any] | None = None, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The CPU profile on private ports, plus any servers a test adds."""
+    config = yaml.safe_load(CPU_PROFILE.read_text())
+    first = random.randrange(20000, 40000, 100)
+    config["supervisor"].update(
+        port=free_port(), port_range=[first, first + 99], state_dir=str(state_dir)
+    )
+    config["supervisor"]["defaults"]["env"].update(env or {})
+    config["proxy"]["port"] = free_port()
+    config["servers"].update(extra_servers or {})
+    return config
+
+
+@dataclass
+class Stack:
+    proc: subprocess.Popen[bytes]
+    config: dict[str, Any]
+    config_path: Path
+    log_path: Path
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.config['supervisor']['port']}"
+
+    @property
+    def proxy_url(self) -> str:
+        return f"http://127.0.0.1:{self.config['proxy']['port']}"
+
+    def openai(self) -> OpenAI:
+        return OpenAI(base_url=self.proxy_url + "/v1", api_key="unused", max_retries=0, timeout=300)
+
+    def server(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = httpx.get(f"{self.admin_url}/servers/{name}").json()
+        return result
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [MODELYARD, *args, "--url", self.admin_url],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextlib.contextmanager
+def running_stack(tmp: Path, config: dict[str, Any]) -> Iterator[Stack]:
+    config_path = tmp / "servers.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    log_path = tmp / "up.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [MODELYARD, "up", "--config", str(config_path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    stack = Stack(proc, config, config_path, log_path)
+    try:
+        wait_for(
+            lambda: (
+                proc.poll() is not None
+                or (
+                    _answers(stack.admin_url + "/health")
+                    and _answers(stack.proxy_url + "/v1/models")
+                )
+            ),
+            timeout=60,
+            what="modelyard up to answer",
+        )
+        assert proc.poll() is None, f"modelyard up exited early:\n{stack.log()}"
+        yield stack
+    finally:
+        shutdown(stack)
+
+
+def shutdown(stack: Stack, sig: int = signal.SIGINT) -> list[int]:
+    """Stop `modelyard up` with `sig`; return the pids of any server process that survived."""
+    try:
+        servers = httpx.get(stack.admin_url + "/servers", timeout=5).json()["servers"]
+    except (httpx.HTTPError, ValueError, KeyError):
+        servers = []
+    pgids = [s["pid"] for s in servers if s["pid"]]
+    if stack.proc.poll() is None:
+        stack.proc.send_signal(sig)
+        try:
+            stack.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            stack.proc.kill()
+            stack.proc.wait()
+    survivors = [pid for pgid in pgids for pid in group_pids(pgid)]
+    for pid in survivors:  # never leave a stray vLLM behind for the next test or CI step
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return survivors
