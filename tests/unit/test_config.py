@@ -1,4 +1,4 @@
-"""servers.yaml validation: shipped files load; every kind of mistake names its file and key path."""
+"""servers.yaml validation: shipped files load; each mistake names its file and key path."""
 
 from __future__ import annotations
 
