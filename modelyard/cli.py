@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from rich.console import Console
 
 from modelyard import profile
-from modelyard.stack import run_stack
+from modelyard.stack import ListenError, run_stack
 from supervisor import cli as admin
 from supervisor import paths, tiny_models
 from supervisor.config import Config, load_config
@@ -57,17 +57,26 @@ def _build_models(config: Config) -> None:
             tiny_models.build(models_dir, name, engine)
 
 
-def _serve(apps: list[tuple[FastAPI, str, int]]) -> None:
+def _serve(apps: list[tuple[FastAPI, str, int]], banner: str = "") -> None:
     async def go() -> None:
         try:
-            await run_stack(apps)
+            await run_stack(
+                apps,
+                on_ready=lambda: (
+                    err.print(banner, highlight=False, markup=False) if banner else None
+                ),
+            )
         finally:
             for app_, _, _ in apps:  # belt and braces: the lifespan already stopped them
                 fleet = getattr(app_.state, "fleet", None)
                 if fleet is not None:
                     await fleet.stop_all()
 
-    asyncio.run(go())
+    try:
+        asyncio.run(go())
+    except ListenError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
 
 
 @app.command()
@@ -80,17 +89,16 @@ def up(config: Path | None = ConfigOption) -> None:
     _build_models(cfg)
     sup, prx = cfg.supervisor, cfg.proxy
     base = f"http://{prx.host}:{prx.port}/v1"
-    err.print(
+    example = '{"model": "auto", "messages": [{"role": "user", "content": "hello"}]}'
+    banner = (
         f"modelyard: supervisor on http://{sup.host}:{sup.port}, proxy on {base}\n"
         f"  try:  curl {base}/chat/completions -H 'content-type: application/json' "
-        '-d \'{"model": "auto", "messages": [{"role": "user", "content": '
-        '"hello"}]}\'\n'
+        f"-d '{example}'\n"
         f'  or:   OpenAI(base_url="{base}", api_key="none")\n'
-        "  servers start on first use; `modelyard ps` shows them; Ctrl-C stops all.",
-        highlight=False,
-        markup=False,
+        "  servers start on first use; `modelyard ps` shows them; Ctrl-C stops all."
     )
-    _serve([(create_proxy(cfg), prx.host, prx.port), (create_supervisor(cfg), sup.host, sup.port)])
+    apps = [(create_proxy(cfg), prx.host, prx.port), (create_supervisor(cfg), sup.host, sup.port)]
+    _serve(apps, banner)
 
 
 @app.command("supervisor")

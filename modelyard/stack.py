@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Generator
+import socket
+from collections.abc import Callable, Generator
 
 import uvicorn
 from fastapi import FastAPI
@@ -30,8 +31,36 @@ def _server(app: FastAPI, host: str, port: int) -> _Server:
     return _Server(config)
 
 
-async def run_stack(apps: list[tuple[FastAPI, str, int]]) -> None:
+class ListenError(OSError):
+    pass
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind before anything starts, so a taken port is one clear error, not a half-up stack."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.listen(2048)
+    sock.set_inheritable(False)
+    return sock
+
+
+async def run_stack(
+    apps: list[tuple[FastAPI, str, int]], on_ready: Callable[[], None] = lambda: None
+) -> None:
     """Serve `(app, host, port)` triples until a signal; shut them down in order (first first)."""
+    sockets: list[socket.socket] = []
+    try:
+        for _, host, port in apps:
+            sockets.append(_listen(host, port))
+    except ListenError:
+        for sock in sockets:
+            sock.close()
+        raise
     servers = [_server(app, host, port) for app, host, port in apps]
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -47,16 +76,14 @@ async def run_stack(apps: list[tuple[FastAPI, str, int]]) -> None:
     running: list[tuple[_Server, asyncio.Task[None]]] = []
     try:
         # The last app (the supervisor) starts first, so the proxy never answers without it.
-        for server in reversed(servers):
-            task = asyncio.create_task(server.serve())
+        for server, sock in reversed(list(zip(servers, sockets, strict=True))):
+            task = asyncio.create_task(server.serve(sockets=[sock]))
             running.insert(0, (server, task))
             while not server.started and not task.done():
                 await asyncio.sleep(0.02)
             if task.done():
-                raise SystemExit(
-                    f"modelyard: could not serve on {server.config.host}:"
-                    f"{server.config.port} (in use?)"
-                )
+                return  # its lifespan failed and uvicorn logged why; shut the rest down
+        on_ready()
         waiter = asyncio.create_task(stop.wait())
         await asyncio.wait([waiter, *(t for _, t in running)], return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
@@ -65,5 +92,7 @@ async def run_stack(apps: list[tuple[FastAPI, str, int]]) -> None:
             server.should_exit = True
             with contextlib.suppress(SystemExit, asyncio.CancelledError):
                 await task
+        for sock in sockets:
+            sock.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
