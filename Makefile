@@ -47,7 +47,7 @@ test: setup lint
 	$(BIN)/pytest -v
 
 bench: setup
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/skeleton.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

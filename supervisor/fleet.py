@@ -50,7 +50,7 @@ class Fleet:
     async def ensure(self, name: str) -> dict[str, Any]:
         server = self.get(name)
         await server.ensure()
-        return self.describe(server)
+        return self.describe(server, memory=False)
 
     async def stop(self, name: str) -> dict[str, Any]:
         server = self.get(name)
@@ -60,10 +60,10 @@ class Fleet:
     async def stop_all(self) -> None:
         await asyncio.gather(*(s.stop() for s in self._servers.values()))
 
-    def describe(self, server: ManagedServer) -> dict[str, Any]:
+    def describe(self, server: ManagedServer, memory: bool = True) -> dict[str, Any]:
         spec = self.config.servers[server.name]
         return {
-            **server.snapshot(),
+            **server.snapshot(memory),
             "model": fill(spec.model, {"models_dir": self._models_dir}),
             "served_name": self.config.served_name(server.name),
             "tier": spec.tier,

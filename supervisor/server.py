@@ -147,7 +147,9 @@ class ManagedServer:
             self._release_port()
             self._handle = None
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, memory: bool = True) -> dict[str, Any]:
+        """State for the API. `memory=False` skips the process-table scan (milliseconds) that
+        measuring the group's RSS costs: ensure() answers on every proxied request."""
         handle, spec = self._handle, self._spec
         alive = handle is not None and handle.returncode is None
         now = time.time()
@@ -161,7 +163,9 @@ class ManagedServer:
             "started_at": self._started_at if alive else None,
             "ready_at": self._ready_at if self._state is State.READY else None,
             "uptime_s": round(now - self._started_at, 3) if alive and self._started_at else None,
-            "memory_bytes": launchers.group_rss_bytes(handle.pgid) if alive and handle else 0,
+            "memory_bytes": (launchers.group_rss_bytes(handle.pgid) if alive and handle else 0)
+            if memory
+            else None,
             "starts": self.starts,
             "exit_code": failure.exit_code if failure else None,
             "reason": failure.reason if failure else None,

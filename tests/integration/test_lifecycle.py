@@ -31,13 +31,17 @@ def test_crash_while_ready_is_noticed_at_once_and_the_next_request_restarts(stac
     assert stack.cli("load", "tiny-qwen-b").returncode == 0
     info = stack.server("tiny-qwen-b")
     os.killpg(info["pid"], signal.SIGKILL)
-    failed = wait_for(lambda: (s := stack.server("tiny-qwen-b"))["state"] == "failed" and s,
-                      timeout=10, what="the crash to be noticed")
+    failed = wait_for(
+        lambda: (s := stack.server("tiny-qwen-b"))["state"] == "failed" and s,
+        timeout=10,
+        what="the crash to be noticed",
+    )
     assert failed["exit_code"] == -signal.SIGKILL
     assert "while ready" in failed["reason"]
 
     raw = stack.openai().chat.completions.with_raw_response.create(
-        model="tiny-qwen-b", messages=[{"role": "user", "content": "again"}], max_tokens=2)
+        model="tiny-qwen-b", messages=[{"role": "user", "content": "again"}], max_tokens=2
+    )
     assert raw.headers["x-modelyard-model"] == "tiny-qwen-b"
     again = stack.server("tiny-qwen-b")
     assert again["state"] == "ready" and again["pid"] != info["pid"]
@@ -55,8 +59,11 @@ def test_stop_during_start_fails_the_waiters_and_kills_the_group(stack: Stack) -
 
     waiter = threading.Thread(target=ensure)
     waiter.start()
-    starting = wait_for(lambda: (s := stack.server("tiny-qwen-b"))["pid"] and s, timeout=30,
-                        what="the start to spawn a process")
+    starting = wait_for(
+        lambda: (s := stack.server("tiny-qwen-b"))["pid"] and s,
+        timeout=30,
+        what="the start to spawn a process",
+    )
     assert starting["state"] == "starting"
     assert stack.cli("unload", "tiny-qwen-b").returncode == 0
     waiter.join(timeout=60)
@@ -70,8 +77,7 @@ def test_stop_during_start_fails_the_waiters_and_kills_the_group(stack: Stack) -
 def test_supervisor_exit_leaves_no_child(tmp_path: Path, sig: signal.Signals) -> None:
     # Default vLLM multiprocessing: the API server forks an engine core, so the group has
     # several processes and all of them must go.
-    multi = {"model": "{models_dir}/tiny-qwen2-a",
-             "env": {"VLLM_ENABLE_V1_MULTIPROCESSING": "1"}}
+    multi = {"model": "{models_dir}/tiny-qwen2-a", "env": {"VLLM_ENABLE_V1_MULTIPROCESSING": "1"}}
     config = stack_config(tmp_path / "state", extra_servers={"tiny-mp": multi})
     with running_stack(tmp_path, config) as stack:
         loaded = stack.cli("load", "tiny-mp")
