@@ -38,7 +38,7 @@ format: venv
 	$(BIN)/ruff format .
 
 unit: venv
-	$(BIN)/pytest tests/unit -q
+	$(BIN)/pytest tests/unit tests/component -q
 
 integration: setup
 	$(BIN)/pytest tests/integration -v

@@ -1,9 +1,19 @@
-"""Asks the supervisor for a ready server and translates its errors into the proxy's tree."""
+"""Asks the supervisor for a ready server, remembers the answer briefly, translates errors.
+
+Asking the supervisor on every request costs a loopback round trip and two wake-ups on a
+busy box; the answer rarely changes. So a ready server's URL is kept for `ttl` seconds
+(after which the next request asks again, which also tells the supervisor the server is in
+use) and dropped at once when a connection to it is refused (`forget`). The supervisor hands
+ports out round-robin, so a remembered URL cannot point at a different model in that window.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
 from proxy.errors import UnavailableError
-from supervisor.client import AdminClient
 from supervisor.errors import (
     AdminUnreachableError,
     StartFailedError,
@@ -16,12 +26,32 @@ class SupervisorUnreachableError(UnavailableError):
     code = "supervisor_unreachable"
 
 
+class Admin(Protocol):
+    async def ensure(self, name: str) -> dict[str, Any]: ...
+
+
 class Backends:
-    def __init__(self, admin: AdminClient) -> None:
+    def __init__(
+        self, admin: Admin, ttl: float = 2.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._admin = admin
+        self._ttl = ttl
+        self._clock = clock
+        self._ready: dict[str, tuple[str, float]] = {}
 
     async def ensure(self, server: str) -> str:
         """Base URL of `server` once it is ready (started on demand by the supervisor)."""
+        cached = self._ready.get(server)
+        if cached is not None and cached[1] > self._clock():
+            return cached[0]
+        base_url = await self._ask(server)
+        self._ready[server] = (base_url, self._clock() + self._ttl)
+        return base_url
+
+    def forget(self, server: str) -> None:
+        self._ready.pop(server, None)
+
+    async def _ask(self, server: str) -> str:
         try:
             info = await self._admin.ensure(server)
         except StartFailedError as exc:

@@ -34,6 +34,10 @@ class UpstreamUnreachableError(UnavailableError):
     code = "upstream_unreachable"
 
 
+class UpstreamRefusedError(UpstreamUnreachableError):
+    """No connection was made, so nothing was sent: always safe to try again elsewhere."""
+
+
 async def forward(
     client: httpx.AsyncClient,
     url: str,
@@ -45,6 +49,8 @@ async def forward(
     )
     try:
         upstream = await client.send(request, stream=True)
+    except httpx.ConnectError as exc:
+        raise UpstreamRefusedError(f"upstream {url} refused the connection: {exc}") from exc
     except httpx.HTTPError as exc:
         raise UpstreamUnreachableError(
             f"upstream {url} failed before answering: {type(exc).__name__}: {exc}"

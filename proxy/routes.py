@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from proxy.backends import Backends
 from proxy.errors import AuthenticationError, BadRequestError
-from proxy.forward import forward
+from proxy.forward import UpstreamRefusedError, forward
 from proxy.resolve import model_ids, resolve_model
 from supervisor.config import Config
 
@@ -59,14 +59,20 @@ def build_router(config: Config) -> APIRouter:
         resolution = resolve_model(config, model)
         server = resolution.server
         backends: Backends = request.app.state.backends
-        base_url = await backends.ensure(server)
         payload["model"] = config.served_name(server)
+        body = json.dumps(payload).encode()
         headers = {"x-modelyard-model": server}
         if resolution.route:
             headers["x-modelyard-route"] = resolution.route
-        return await forward(
-            request.app.state.upstream, base_url + path, json.dumps(payload).encode(), headers
-        )
+        base_url = await backends.ensure(server)
+        try:
+            return await forward(request.app.state.upstream, base_url + path, body, headers)
+        except UpstreamRefusedError:
+            # The remembered address went away (stopped, crashed, restarted elsewhere):
+            # nothing was sent, so ask the supervisor again and send once more.
+            backends.forget(server)
+            base_url = await backends.ensure(server)
+            return await forward(request.app.state.upstream, base_url + path, body, headers)
 
     @router.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Response:

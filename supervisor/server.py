@@ -141,9 +141,7 @@ class ManagedServer:
                 self._watch_task = None
             if self._handle is not None and self._spec is not None:
                 await launchers.terminate(self._handle, self._spec.stop_grace)
-            if self._state is State.FAILED:
-                self._set(State.STOPPING)
-            self._set(State.STOPPED)
+            self._set(State.STOPPED)  # from stopping, or straight from failed
             self._release_port()
             self._handle = None
 

@@ -25,5 +25,5 @@ BROKEN = {
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("stack")
     config = stack_config(tmp / "state", extra_servers={"broken": BROKEN})
-    with running_stack(tmp, config) as running:
+    with running_stack(tmp, config, check_exit=True) as running:
         yield running

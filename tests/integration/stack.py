@@ -133,7 +133,8 @@ def _answers(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def running_stack(tmp: Path, config: dict[str, Any]) -> Iterator[Stack]:
+def running_stack(tmp: Path, config: dict[str, Any], check_exit: bool = False) -> Iterator[Stack]:
+    """`check_exit`: on leaving, fail unless `up` exited 0 and left no server process."""
     config_path = tmp / "servers.yaml"
     config_path.write_text(yaml.safe_dump(config))
     log_path = tmp / "up.log"
@@ -160,7 +161,10 @@ def running_stack(tmp: Path, config: dict[str, Any]) -> Iterator[Stack]:
         assert proc.poll() is None, f"modelyard up exited early:\n{stack.log()}"
         yield stack
     finally:
-        shutdown(stack)
+        survivors = shutdown(stack)
+    if check_exit:
+        assert survivors == [], f"server processes outlived modelyard up: {survivors}"
+        assert stack.proc.returncode == 0, f"modelyard up exited badly:\n{stack.log()[-3000:]}"
 
 
 def shutdown(stack: Stack, sig: int = signal.SIGINT) -> list[int]:
