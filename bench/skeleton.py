@@ -108,7 +108,7 @@ def latency(proxy: str, direct: str, requests: int) -> tuple[list[float], list[f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--starts", type=int, default=3, help="starts per side")
+    parser.add_argument("--starts", type=int, default=5, help="starts per side")
     parser.add_argument("--requests", type=int, default=200, help="requests per side")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="modelyard-bench-") as tmp_:
@@ -141,12 +141,14 @@ def report(
     med = statistics.median
     fixed = [w - c for w, c in zip(wall, child, strict=True)]
     pairs = [p - d for p, d in zip(via_proxy, via_direct, strict=True)]
+    start_pairs = [w - h for w, h in zip(wall, hand, strict=True)]
     results = {
         "machine": f"{platform.node()} {os.cpu_count()} cores",
         "date": time.strftime("%Y-%m-%d"),
         "start_by_hand_median_s": round(med(hand), 3),
         "ensure_to_ready_median_s": round(med(wall), 3),
         "supervisor_overhead_median_s": round(med(wall) - med(hand), 3),
+        "supervisor_overhead_paired_median_s": round(med(start_pairs), 3),
         "supervisor_fixed_cost_median_s": round(med(fixed), 3),
         "direct_median_ms": round(med(via_direct), 2),
         "proxy_median_ms": round(med(via_proxy), 2),

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import typer
+import uvloop
 from fastapi import FastAPI
 from rich.console import Console
 
@@ -73,7 +74,9 @@ def _serve(apps: list[tuple[FastAPI, str, int]], banner: str = "") -> None:
                     await fleet.stop_all()
 
     try:
-        asyncio.run(go())
+        # uvloop, as uvicorn.run would pick: the proxy's per-request cost roughly halves.
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(go())
     except ListenError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from exc

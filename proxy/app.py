@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from proxy.backends import Backends
 from proxy.errors import ProxyError, handle_http_exception, handle_proxy_error
+from proxy.forward import upstream_session
 from proxy.routes import build_router
 from supervisor.client import AdminClient
 from supervisor.config import Config
@@ -21,10 +21,8 @@ def create_app(config: Config) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        timeout = httpx.Timeout(settings.request_timeout, connect=settings.connect_timeout)
-        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
         async with (
-            httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=False) as upstream,
+            upstream_session(settings.connect_timeout, settings.request_timeout) as upstream,
             AdminClient(config.supervisor_url()) as admin,
         ):
             app.state.upstream = upstream

@@ -1,8 +1,11 @@
 """Sends one request to one upstream server and relays its answer: the proxy's only network client.
 
-Streams are relayed chunk by chunk as they arrive (`aiter_raw`), never buffered. An upstream
-error status passes through with its body. If the upstream breaks after bytes of a stream
-have reached the client, the stream ends with an OpenAI-shaped error event and `[DONE]`, so a
+aiohttp rather than httpx for this one hop: on this 2-core box it answered the same 16-token
+completion 1.4 ms sooner per request (median of 280, bench in docs/benchmarks.md), and this
+hop is on every request's path. Streams are relayed chunk by chunk as they arrive
+(`iter_any`), never buffered, and bytes pass untouched (no decompression). An upstream error
+status passes through with its body. If the upstream breaks after bytes of a stream have
+reached the client, the stream ends with an OpenAI-shaped error event and `[DONE]`, so a
 client sees why it stopped rather than a silently cut stream.
 """
 
@@ -11,22 +14,14 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
-import httpx
+import aiohttp
 from fastapi.responses import Response, StreamingResponse
 
 from proxy.errors import UnavailableError
 
-# Hop-by-hop and length headers are the relay's own business, not the upstream's.
+# Hop-by-hop and framing headers are the relay's own business, not the upstream's.
 _DROP_HEADERS = frozenset(
-    {
-        "content-length",
-        "transfer-encoding",
-        "connection",
-        "keep-alive",
-        "content-encoding",
-        "date",
-        "server",
-    }
+    {"content-length", "transfer-encoding", "connection", "keep-alive", "date", "server"}
 )
 
 
@@ -38,47 +33,58 @@ class UpstreamRefusedError(UpstreamUnreachableError):
     """No connection was made, so nothing was sent: always safe to try again elsewhere."""
 
 
-async def forward(
-    client: httpx.AsyncClient,
-    url: str,
-    payload: bytes,
-    headers: dict[str, str],
-) -> Response:
-    request = client.build_request(
-        "POST", url, content=payload, headers={"content-type": "application/json"}
+def upstream_session(connect_timeout: float, request_timeout: float) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=1000, enable_cleanup_closed=True),
+        timeout=aiohttp.ClientTimeout(
+            total=None, connect=connect_timeout, sock_read=request_timeout
+        ),
+        auto_decompress=False,
+        trust_env=False,  # upstreams are on loopback: never through an HTTP proxy
     )
+
+
+async def forward(
+    session: aiohttp.ClientSession, url: str, payload: bytes, headers: dict[str, str]
+) -> Response:
     try:
-        upstream = await client.send(request, stream=True)
-    except httpx.ConnectError as exc:
+        upstream = await session.post(
+            url, data=payload, headers={"content-type": "application/json"}
+        )
+    except aiohttp.ClientConnectorError as exc:
         raise UpstreamRefusedError(f"upstream {url} refused the connection: {exc}") from exc
-    except httpx.HTTPError as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         raise UpstreamUnreachableError(
             f"upstream {url} failed before answering: {type(exc).__name__}: {exc}"
         ) from exc
     relayed = {k: v for k, v in upstream.headers.items() if k.lower() not in _DROP_HEADERS}
     relayed.update(headers)
-    content_type = upstream.headers.get("content-type", "")
-    if upstream.status_code == 200 and content_type.startswith("text/event-stream"):
-        return StreamingResponse(
-            _relay(upstream), status_code=200, headers=relayed, media_type="text/event-stream"
-        )
+    if upstream.status == 200 and upstream.content_type == "text/event-stream":
+        return StreamingResponse(_relay(upstream), status_code=200, headers=relayed)
     try:
-        body = await upstream.aread()
-    except httpx.HTTPError as exc:
+        body = await upstream.read()
+    except (TimeoutError, aiohttp.ClientError) as exc:
         raise UpstreamUnreachableError(f"upstream {url} broke while answering: {exc}") from exc
     finally:
-        await upstream.aclose()
-    return Response(body, status_code=upstream.status_code, headers=relayed)
+        upstream.release()
+    return Response(body, status_code=upstream.status, headers=relayed)
 
 
-async def _relay(upstream: httpx.Response) -> AsyncIterator[bytes]:
+async def _relay(upstream: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    finished = False
     try:
-        async for chunk in upstream.aiter_raw():
+        async for chunk in upstream.content.iter_any():
             yield chunk
-    except httpx.HTTPError as exc:
+        finished = True
+    except (TimeoutError, aiohttp.ClientError) as exc:
         yield _stream_error(f"upstream stream broke: {type(exc).__name__}: {exc}")
     finally:
-        await upstream.aclose()
+        # A finished stream returns its connection to the pool; a client that went away
+        # closes it, so vLLM sees the disconnect and stops generating.
+        if finished:
+            upstream.release()
+        else:
+            upstream.close()
 
 
 def _stream_error(message: str) -> bytes:
