@@ -6,7 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # This machine's pip prints a warning per package for an absent local index; keep logs readable.
-QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
+# (pipefail keeps pip's own failure; only grep's "nothing left to print" is forgiven)
+QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
 .PHONY: setup venv engine models up test lint format unit integration bench clean
 
@@ -48,6 +49,7 @@ test: setup lint
 
 bench: setup
 	$(BIN)/python bench/skeleton.py
+	$(BIN)/python bench/swap.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

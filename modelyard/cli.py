@@ -29,9 +29,18 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="modelyard: one OpenAI-compatible endpoint in front of your vLLM servers.",
 )
-app.command()(admin.ps)
-app.command()(admin.load)
-app.command()(admin.unload)
+for command in (
+    admin.ps,
+    admin.load,
+    admin.unload,
+    admin.sleep,
+    admin.wake,
+    admin.pin,
+    admin.unpin,
+    admin.gpus,
+    admin.logs,
+):
+    app.command()(command)
 
 err = Console(stderr=True, soft_wrap=True)
 ConfigOption = typer.Option(

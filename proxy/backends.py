@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from proxy.errors import UnavailableError
 from supervisor.errors import (
     AdminUnreachableError,
+    CapacityError,
     StartFailedError,
     SupervisorError,
     UnknownServerError,
@@ -24,6 +25,10 @@ from supervisor.errors import (
 
 class SupervisorUnreachableError(UnavailableError):
     code = "supervisor_unreachable"
+
+
+class CapacityUnavailableError(UnavailableError):
+    code = "capacity_unavailable"
 
 
 class Admin(Protocol):
@@ -58,6 +63,11 @@ class Backends:
             last = f" Last log line: {exc.log_tail[-1]}" if exc.log_tail else ""
             raise UnavailableError(
                 f"Server {server!r} could not be started: {exc.reason}.{last}"
+            ) from exc
+        except CapacityError as exc:
+            headers = {"retry-after": str(int(exc.retry_after))} if exc.retry_after else {}
+            raise CapacityUnavailableError(
+                f"No room to load {server!r}: {exc.reason}", headers=headers
             ) from exc
         except UnknownServerError as exc:
             raise UnavailableError(

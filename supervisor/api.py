@@ -6,87 +6,81 @@ Errors use the same OpenAI shape as the proxy, so one client parses both.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
+from supervisor import capacity
+from supervisor.admin_routes import add_error_handlers, build_router
+from supervisor.adoption import adopt_survivors
 from supervisor.config import Config
-from supervisor.errors import NoFreePortError, StartFailedError, UnknownServerError
+from supervisor.devices import open_reader
+from supervisor.errors import ConfigError, SupervisorError
 from supervisor.fleet import Fleet
+from supervisor.metrics import Metrics
+from supervisor.monitor import Monitor
 
 log = logging.getLogger("modelyard.supervisor")
 
 
-def error_body(message: str, type_: str, code: str, **extra: Any) -> dict[str, Any]:
-    return {"error": {"message": message, "type": type_, "param": None, "code": code, **extra}}
+def budget_problems(fleet: Fleet) -> list[tuple[str, str]]:
+    """Budgets that can never fit on this machine's devices: a config error at load time."""
+    table = fleet.device_table()
+    problems = []
+    for name, spec in fleet.config.servers.items():
+        budget = fleet.budget(name, table[0].total) if table else 0
+        if not budget:
+            continue
+        reason = capacity.never_fits(table, budget, spec.tensor_parallel_size)
+        if reason:
+            key = "gpu_memory_gb" if spec.gpu_memory_gb is not None else "gpu_memory_fraction"
+            problems.append((f"servers.{name}.{key}", reason))
+    return problems
 
 
-def create_app(config: Config) -> FastAPI:
+def create_app(config: Config, source: str = "servers.yaml") -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # trust_env=False: health probes go to 127.0.0.1 and must never go through a proxy.
+        reader, why = open_reader(config.supervisor.simulate_gpus_gb)
+        log.info("%s", why)
+        # trust_env=False: probes go to 127.0.0.1 and must never go through an HTTP proxy.
         async with httpx.AsyncClient(trust_env=False) as http:
-            fleet = Fleet(config, http)
+            fleet = Fleet(config, http, reader, Metrics())
+            problems = budget_problems(fleet)
+            if problems:
+                raise ConfigError(source, problems)
             app.state.fleet = fleet
+            adopted, killed = await adopt_survivors(fleet)
+            if adopted or killed:
+                log.info("restart safety: adopted %s; stopped orphans %s", adopted, killed)
+            background = [asyncio.create_task(Monitor(fleet).run())]
+            background += [
+                asyncio.create_task(_boot(fleet, s.name))
+                for s in fleet.servers()
+                if s.tier == "hot"
+            ]
             try:
                 yield
             finally:
                 log.info("supervisor shutting down: stopping every server")
+                for task in background:
+                    task.cancel()
                 await fleet.stop_all()
+                reader.close()
 
     app = FastAPI(title="modelyard supervisor", lifespan=lifespan)
-
-    @app.exception_handler(UnknownServerError)
-    async def _unknown(request: Request, exc: UnknownServerError) -> JSONResponse:
-        return JSONResponse(
-            error_body(str(exc), "invalid_request_error", "server_not_found"), status_code=404
-        )
-
-    @app.exception_handler(StartFailedError)
-    async def _failed(request: Request, exc: StartFailedError) -> JSONResponse:
-        body = error_body(
-            str(exc),
-            "server_error",
-            "server_start_failed",
-            server=exc.name,
-            reason=exc.reason,
-            exit_code=exc.exit_code,
-            log_tail=exc.log_tail,
-        )
-        return JSONResponse(body, status_code=503)
-
-    @app.exception_handler(NoFreePortError)
-    async def _no_port(request: Request, exc: NoFreePortError) -> JSONResponse:
-        return JSONResponse(error_body(str(exc), "server_error", "no_free_port"), status_code=503)
-
-    def fleet(request: Request) -> Fleet:
-        result: Fleet = request.app.state.fleet
-        return result
-
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/servers")
-    async def list_servers(request: Request) -> dict[str, Any]:
-        return {"servers": fleet(request).describe_all()}
-
-    @app.get("/servers/{name}")
-    async def get_server(name: str, request: Request) -> dict[str, Any]:
-        f = fleet(request)
-        return f.describe(f.get(name))
-
-    @app.post("/servers/{name}/ensure")
-    async def ensure(name: str, request: Request) -> dict[str, Any]:
-        return await fleet(request).ensure(name)
-
-    @app.post("/servers/{name}/stop")
-    async def stop(name: str, request: Request) -> dict[str, Any]:
-        return await fleet(request).stop(name)
-
+    add_error_handlers(app)
+    app.include_router(build_router())
     return app
+
+
+async def _boot(fleet: Fleet, name: str) -> None:
+    """Hot servers start with the supervisor; a failure is logged, not fatal."""
+    try:
+        await fleet.ensure(name)
+    except SupervisorError as exc:
+        log.error("hot server %s did not start: %s", name, exc)

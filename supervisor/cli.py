@@ -7,6 +7,7 @@ Tables for people, `--json` for scripts. Each command is a plain function regist
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import time
@@ -63,23 +64,41 @@ _STATE_STYLE = {"ready": "green", "starting": "yellow", "stopping": "yellow", "f
 
 
 def ps(url: str | None = UrlOption, as_json: bool = JsonOption) -> None:
-    """List servers: name, state, pid, port, uptime, memory."""
+    """List servers: state, pid, port, tier, device, planned and used memory, load, idle."""
     servers = _run(url, lambda c: c.servers())
     if as_json:
         typer.echo(json.dumps(servers, indent=2))
         return
-    table = Table("NAME", "STATE", "PID", "PORT", "UPTIME", "MEMORY", "MODEL", box=None)
+    table = Table(
+        "NAME",
+        "STATE",
+        "PID",
+        "PORT",
+        "TIER",
+        "DEVICE",
+        "PLANNED",
+        "USED",
+        "IN-FLIGHT",
+        "UPTIME",
+        "IDLE",
+        box=None,
+    )
     for s in servers:
         style = _STATE_STYLE.get(s["state"], "dim")
         state = s["state"] + (f" ({s['reason']})" if s.get("reason") else "")
+        tier = s["tier"] + (" pinned" if s["pinned"] and s["tier"] != "hot" else "")
         table.add_row(
             s["name"],
             f"[{style}]{state}[/{style}]",
             str(s["pid"] or "-"),
             str(s["port"] or "-"),
+            tier,
+            ",".join(s["devices"]) or "-",
+            _mib(s["budget_bytes"] or 0),
+            _mib(s["memory_bytes"] or 0),
+            str(s["in_flight"]),
             _age(s["uptime_s"]),
-            _mib(s["memory_bytes"]),
-            s["model"],
+            _age(s["idle_s"]) if s["pid"] else "-",
         )
     Console().print(table)
 
@@ -99,8 +118,85 @@ def load(name: str, url: str | None = UrlOption, as_json: bool = JsonOption) -> 
 
 def unload(name: str, url: str | None = UrlOption, as_json: bool = JsonOption) -> None:
     """Stop NAME and its whole process group."""
-    info = _run(url, lambda c: c.stop(name))
+    _act(url, as_json, lambda c: c.stop(name))
+
+
+def sleep(name: str, url: str | None = UrlOption, as_json: bool = JsonOption) -> None:
+    """Put NAME to sleep (vLLM sleep mode): weights to host RAM, GPU memory freed."""
+    _act(url, as_json, lambda c: c.action(name, "sleep"))
+
+
+def wake(name: str, url: str | None = UrlOption, as_json: bool = JsonOption) -> None:
+    """Wake NAME (or start it) and wait until it is ready."""
+    _act(url, as_json, lambda c: c.action(name, "wake"))
+
+
+def pin(name: str, url: str | None = UrlOption, as_json: bool = JsonOption) -> None:
+    """Never evict NAME (until unpin)."""
+    _act(url, as_json, lambda c: c.action(name, "pin"))
+
+
+def unpin(name: str, url: str | None = UrlOption, as_json: bool = JsonOption) -> None:
+    """Let NAME be evicted again when idle."""
+    _act(url, as_json, lambda c: c.action(name, "unpin"))
+
+
+def _act(url: str | None, as_json: bool, call: Callable[[AdminClient], Awaitable[Any]]) -> None:
+    info = _run(url, call)
     if as_json:
         typer.echo(json.dumps(info, indent=2))
     else:
-        typer.echo(f"{name} {info['state']}")
+        pinned = ", pinned" if info.get("pinned") else ""
+        typer.echo(f"{info['name']} {info['state']}{pinned}")
+
+
+def _bar(parts: list[tuple[int, str]], total: int, width: int = 40) -> str:
+    out, filled = "", 0
+    for amount, style in parts:
+        cells = max(0, min(width - filled, round(amount / total * width))) if total else 0
+        out += f"[{style}]" + "█" * cells + f"[/{style}]"
+        filled += cells
+    return out + "[dim]" + "·" * (width - filled) + "[/dim]"
+
+
+def gpus(url: str | None = UrlOption, as_json: bool = JsonOption) -> None:
+    """Per device: total, planned (budgets placed) and used memory, and the ceiling."""
+    report = _run(url, lambda c: c.devices())
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    console = Console()
+    what = "GPU memory (NVML)" if report["kind"] == "gpu" else "host memory (psutil; no NVML)"
+    console.print(f"accounting {what}; ceiling {report['limit']:.0%} of each device")
+    for d in report["devices"]:
+        used, planned, total = d["used"], d["planned"], d["total"]
+        console.print(
+            f"[bold]{d['key']}[/bold] {d['name']}  total {_mib(total)}  "
+            f"ceiling {_mib(d['ceiling'])}",
+            highlight=False,
+        )
+        console.print(
+            f"  planned {_bar([(planned, 'cyan')], total)} {_mib(planned)}", highlight=False
+        )
+        console.print(f"  used    {_bar([(used, 'magenta')], total)} {_mib(used)}", highlight=False)
+        console.print(f"  servers {', '.join(d['servers']) or '-'}", highlight=False)
+
+
+def logs(
+    name: str,
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
+    url: str | None = UrlOption,
+) -> None:
+    """Print the end of NAME's log (stdout and stderr of its process)."""
+    offset = -16384
+    while True:
+        chunk = _run(url, functools.partial(_logs_from, name, offset))
+        typer.echo(chunk["text"], nl=False)
+        offset = chunk["offset"]
+        if not follow:
+            return
+        time.sleep(0.5)  # the poll period of `tail -f`
+
+
+async def _logs_from(name: str, offset: int, client: AdminClient) -> dict[str, Any]:
+    return await client.logs(name, offset)

@@ -12,6 +12,7 @@ import httpx
 
 from supervisor.errors import (
     AdminUnreachableError,
+    CapacityError,
     StartFailedError,
     SupervisorError,
     UnknownServerError,
@@ -49,9 +50,21 @@ class AdminClient:
     async def stop(self, name: str) -> dict[str, Any]:
         return await self._call("POST", f"/servers/{name}/stop", name)
 
-    async def _call(self, method: str, path: str, name: str = "") -> dict[str, Any]:
+    async def action(self, name: str, verb: str) -> dict[str, Any]:
+        """sleep, wake, pin or unpin."""
+        return await self._call("POST", f"/servers/{name}/{verb}", name)
+
+    async def devices(self) -> dict[str, Any]:
+        return await self._call("GET", "/devices")
+
+    async def logs(self, name: str, offset: int) -> dict[str, Any]:
+        return await self._call("GET", f"/servers/{name}/logs", name, {"offset": offset})
+
+    async def _call(
+        self, method: str, path: str, name: str = "", params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         try:
-            response = await self._http.request(method, path)
+            response = await self._http.request(method, path, params=params)
         except httpx.HTTPError as exc:
             raise AdminUnreachableError(self.base_url, str(exc) or type(exc).__name__) from exc
         if response.status_code == 200:
@@ -71,4 +84,6 @@ def _error_from(response: httpx.Response, name: str) -> SupervisorError:
         return StartFailedError(
             name, error.get("reason", ""), error.get("exit_code"), error.get("log_tail", [])
         )
+    if error.get("code") == "capacity_unavailable":
+        return CapacityError(name, error.get("reason", ""), error.get("retry_after"))
     return SupervisorError(error.get("message", response.text))

@@ -19,6 +19,7 @@ class LaunchFacts:
     engine_python: str
     models_dir: str
     gpu_memory_utilization: float = 0.9
+    cuda_devices: tuple[int, ...] | None = None  # CUDA indices the placement chose
 
 
 @dataclass(frozen=True)
@@ -46,13 +47,17 @@ def render(config: Config, name: str, facts: LaunchFacts) -> LaunchSpec:
         "engine_python": facts.engine_python,
         "models_dir": facts.models_dir,
         "gpu_memory_utilization": f"{facts.gpu_memory_utilization:.4f}",
+        "tensor_parallel_size": str(spec.tensor_parallel_size),
     }
     base_url = f"http://{facts.host}:{facts.port}"
+    env = {**defaults.env, **spec.env}
+    if facts.cuda_devices is not None:
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in facts.cuda_devices)
     health_path = spec.health_path or defaults.health_path
     return LaunchSpec(
         name=name,
         argv=[fill(arg, values) for arg in template],
-        env={**defaults.env, **spec.env},
+        env=env,
         base_url=base_url,
         health_url=base_url + health_path,
         startup_timeout=spec.startup_timeout or defaults.startup_timeout,

@@ -19,6 +19,7 @@ from supervisor.errors import ConfigError
 # Placeholders a command template may use; the supervisor fills them at launch.
 PLACEHOLDERS = frozenset(
     {
+        "tensor_parallel_size",
         "model",
         "served_name",
         "name",
@@ -51,6 +52,17 @@ class ServerDefaults(_Strict):
     health_path: str = "/health"
     startup_timeout: Seconds = 600.0
     stop_grace: Seconds = 15.0
+    idle_ttl: Seconds | None = 900.0
+
+
+class HealthSettings(_Strict):
+    """supervisord's startretries/backoff, for servers that were ready and then went bad."""
+
+    interval: Seconds = 5.0
+    failures: Annotated[int, Field(ge=1)] = 3
+    max_restarts: Annotated[int, Field(ge=0)] = 5
+    backoff_initial: Seconds = 1.0
+    backoff_max: Seconds = 60.0
 
 
 class SupervisorSettings(_Strict):
@@ -61,6 +73,11 @@ class SupervisorSettings(_Strict):
     engine_python: str | None = None
     models_dir: str | None = None
     gpu_memory_limit: Annotated[float, Field(gt=0, le=1)] = 0.80
+    memory_cap_gb: Annotated[float, Field(gt=0)] | None = None
+    # Plan as if GPUs of these sizes (GiB) were present, without NVML: dry runs and tests.
+    simulate_gpus_gb: list[Annotated[float, Field(gt=0)]] | None = None
+    queue_timeout: Seconds = 120.0
+    health: HealthSettings = HealthSettings()
     defaults: ServerDefaults = ServerDefaults()
 
     @field_validator("port_range")
@@ -95,6 +112,7 @@ class ServerSpec(_Strict):
     idle_ttl: Seconds | None = None
     gpu_memory_gb: Annotated[float, Field(gt=0)] | None = None
     gpu_memory_fraction: Annotated[float, Field(gt=0, le=1)] | None = None
+    tensor_parallel_size: Annotated[int, Field(ge=1)] = 1
     capabilities: list[Capability] = ["text"]
     max_model_len: Annotated[int, Field(gt=0)] | None = None
 
@@ -105,6 +123,10 @@ class Config(_Strict):
     servers: dict[Name, ServerSpec]
     routes: dict[Name, Annotated[list[str], Field(min_length=1)]] = {}
     aliases: dict[Name, str] = {}
+
+    def idle_ttl(self, server: str) -> float | None:
+        spec = self.servers[server]
+        return spec.idle_ttl if spec.idle_ttl is not None else self.supervisor.defaults.idle_ttl
 
     def served_name(self, server: str) -> str:
         return self.servers[server].served_name or server
@@ -168,6 +190,13 @@ def cross_reference_problems(config: Config) -> list[tuple[str, str]]:
         problems.append(("proxy.default_route", f"unknown route {config.proxy.default_route!r}"))
     default_command = config.supervisor.defaults.command
     for name, spec in servers.items():
+        if spec.gpu_memory_gb is not None and spec.gpu_memory_fraction is not None:
+            problems.append(
+                (
+                    f"servers.{name}.gpu_memory_fraction",
+                    "set gpu_memory_gb or the fraction, not both",
+                )
+            )
         command = spec.command or default_command
         if not command:
             problems.append(

@@ -5,6 +5,7 @@
     ├── UnknownServerError   a name that servers.yaml does not declare
     ├── StartFailedError     a server exited, or never became healthy, while starting
     ├── NoFreePortError      the configured port range is used up
+    ├── CapacityError        no room for a server before the queue's deadline (or ever)
     └── AdminUnreachableError  the CLI or proxy could not talk to the supervisor
 
 Foreign exceptions (OSError, httpx, pydantic) are translated into these once, where they
@@ -56,3 +57,13 @@ class AdminUnreachableError(SupervisorError):
 
 class NoFreePortError(SupervisorError):
     pass
+
+
+class CapacityError(SupervisorError):
+    """`retry_after` is None when waiting cannot help (the budget can never fit)."""
+
+    def __init__(self, name: str, reason: str, retry_after: float | None) -> None:
+        self.name = name
+        self.reason = reason
+        self.retry_after = retry_after
+        super().__init__(f"no room for {name!r}: {reason}")

@@ -1,51 +1,297 @@
-"""The set of servers one supervisor manages, built from the config, addressed by name."""
+"""The servers one supervisor manages, and the capacity they share.
+
+`admit` is the only way memory gets claimed: under one lock it measures the devices, asks the
+pure policy (capacity.plan) where the server fits and what must make room, performs those
+evictions (warm: sleep, cold: stop), and claims the placement by moving the server into
+STARTING or WAKING before the lock is released. When nothing can be freed it waits, with the
+queue's deadline, for something to change. Loads of different servers then proceed in
+parallel; only the decisions are serialised.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from supervisor import paths
+from supervisor import capacity, launchers, paths, statefile, vllm_api
+from supervisor.capacity import Device, Eviction, NoFit, Placement, Resident, Want
 from supervisor.command import LaunchFacts, LaunchSpec, fill, render
 from supervisor.config import Config
-from supervisor.errors import UnknownServerError
+from supervisor.devices import DeviceReading, MemoryReader
+from supervisor.errors import CapacityError, SupervisorError, UnknownServerError
+from supervisor.metrics import Metrics
 from supervisor.ports import PortAllocator
-from supervisor.server import ManagedServer, ServerContext
+from supervisor.server import HOLDS_MEMORY, ManagedServer, OnAdmit, ServerContext
+from supervisor.states import State
+from supervisor.vllm_api import EngineCallError
+
+log = logging.getLogger("modelyard.supervisor")
+GiB = 2**30
 
 
 class Fleet:
-    def __init__(self, config: Config, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self, config: Config, http: httpx.AsyncClient, reader: MemoryReader, metrics: Metrics
+    ) -> None:
         self.config = config
+        self.http = http
+        self.reader = reader
+        self.metrics = metrics
         settings = config.supervisor
         self.state_dir = paths.state_dir(settings.state_dir)
+        self.state_file = self.state_dir / "servers.json"
         self._engine_python = str(paths.engine_python(settings.engine_python))
         self._models_dir = str(paths.models_dir(settings.models_dir))
+        self.ports = PortAllocator("127.0.0.1", *settings.port_range)
         ctx = ServerContext(
-            render=self._render,
-            ports=PortAllocator("127.0.0.1", *settings.port_range),
+            render=self.render,
+            ports=self.ports,
             http=http,
             log_dir=self.state_dir / "logs",
+            admit=self.admit,
+            changed=self._changed,
+            exited=self._exited,
         )
-        self._servers = {name: ManagedServer(name, ctx) for name in config.servers}
+        self._lock = asyncio.Lock()
+        self._wakeup = asyncio.Event()
+        self.queued = 0
+        self._devices: list[DeviceReading] = reader.read()
+        self._restarts: dict[str, asyncio.Task[None]] = {}
+        self._servers = {
+            name: ManagedServer(name, spec.tier, ctx) for name, spec in config.servers.items()
+        }
 
-    def _render(self, name: str, port: int) -> LaunchSpec:
+    # -- sizes ------------------------------------------------------------------------------
+
+    def budget(self, name: str, total: int) -> int:
+        """Bytes `name` plans per device: GPU memory on a GPU box, host RAM without NVML.
+        A server that declares no budget is not accounted (0), e.g. a tiny sidecar."""
         spec = self.config.servers[name]
+        if spec.gpu_memory_gb is not None:
+            return int(spec.gpu_memory_gb * GiB)
+        if spec.gpu_memory_fraction is not None:
+            return int(spec.gpu_memory_fraction * total)
+        return 0
+
+    def ceiling(self, total: int) -> int:
+        limit = int(self.config.supervisor.gpu_memory_limit * total)
+        cap = self.config.supervisor.memory_cap_gb
+        return min(limit, int(cap * GiB)) if cap else limit
+
+    def _reading(self, key: str) -> DeviceReading | None:
+        return next((d for d in self._devices if d.key == key), None)
+
+    def render(self, name: str, port: int, devices: tuple[str, ...]) -> LaunchSpec:
+        readings = [r for r in (self._reading(k) for k in devices) if r is not None]
+        total = readings[0].total if readings else 0
+        budget = self.budget(name, total) if total else 0
+        cuda = tuple(r.index for r in readings if r.index is not None)
         facts = LaunchFacts(
             host="127.0.0.1",
             port=port,
             engine_python=self._engine_python,
             models_dir=self._models_dir,
-            gpu_memory_utilization=spec.gpu_memory_fraction or 0.9,
+            gpu_memory_utilization=min(budget / total, 0.95) if budget else 0.9,
+            cuda_devices=cuda if self.reader.kind == "gpu" else None,
         )
         return render(self.config, name, facts)
+
+    # -- the capacity decision ----------------------------------------------------------------
+
+    def device_table(self) -> list[Device]:
+        self._devices = self.reader.read()
+        ours = 0
+        if self.reader.kind == "host":
+            # Host RAM is shared with everything on the machine; count what our servers use,
+            # so another program's RAM neither blocks nor is evicted for (available is checked
+            # separately by the OS: a start that cannot get memory fails and says so).
+            ours = sum(
+                launchers.group_rss_bytes(s.handle.pgid)
+                for s in self._servers.values()
+                if s.handle is not None and not s.handle.exited
+            )
+        table = [
+            Device(
+                key=d.key,
+                total=d.total,
+                used=d.used if d.kind == "gpu" else ours,
+                ceiling=self.ceiling(d.total),
+            )
+            for d in self._devices
+        ]
+        for d in table:
+            self.metrics.total.labels(d.key).set(d.total)
+            self.metrics.used.labels(d.key).set(d.used)
+            self.metrics.planned.labels(d.key).set(capacity.planned(d.key, self.residents()))
+        return table
+
+    def residents(self, exclude: str | None = None) -> list[Resident]:
+        result = []
+        for s in self._servers.values():
+            if s.name == exclude or not s.devices:
+                continue
+            total = next((d.total for d in self._devices if d.key == s.devices[0]), 0)
+            result.append(
+                Resident(
+                    name=s.name,
+                    devices=s.devices,
+                    budget=self.budget(s.name, total),
+                    tier=s.tier,
+                    pinned=s.pinned,
+                    in_flight=s.in_flight,
+                    last_used=s.last_used,
+                    awake=s.state in HOLDS_MEMORY,
+                    busy=s.state not in (State.READY, State.ASLEEP),
+                )
+            )
+        return result
+
+    def _want(self, server: ManagedServer, total: int) -> Want:
+        spec = self.config.servers[server.name]
+        return Want(
+            server.name, self.budget(server.name, total), spec.tensor_parallel_size, server.tier
+        )
+
+    async def admit(self, server: ManagedServer, on_admit: OnAdmit) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.supervisor.queue_timeout
+        waiting = False
+        try:
+            while True:
+                async with self._lock:
+                    outcome = await self._try_admit(server, on_admit)
+                if outcome is None:
+                    return
+                remaining = deadline - loop.time()
+                if outcome.never or remaining <= 0:
+                    raise CapacityError(server.name, outcome.reason, None if outcome.never else 5.0)
+                if not waiting:
+                    waiting = True
+                    self.queued += 1
+                    self.metrics.queue.set(self.queued)
+                self._wakeup.clear()
+                # Wake on any lifecycle change; re-measure at least every second, since
+                # in-flight counts and live memory change without one.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), timeout=min(1.0, remaining))
+        finally:
+            if waiting:
+                self.queued -= 1
+                self.metrics.queue.set(self.queued)
+
+    async def _try_admit(self, server: ManagedServer, on_admit: OnAdmit) -> NoFit | None:
+        for _ in range(len(self._servers) + 1):  # each round evicts at least one server
+            table = self.device_table()
+            if server.state is State.ASLEEP:  # a sleeping process wakes where it lives
+                table = [d for d in table if d.key in server.devices]
+            total = table[0].total if table else 0
+            result = capacity.plan(
+                table, self.residents(exclude=server.name), self._want(server, total)
+            )
+            if isinstance(result, NoFit):
+                return result
+            if not result.evictions:
+                on_admit(result.devices)
+                return None
+            if await self._refresh_load([e.name for e in result.evictions]):
+                continue  # a victim turned out busy: plan again with fresh numbers
+            for eviction in result.evictions:
+                await self.evict(eviction)
+        return NoFit(reason="capacity kept changing while planning", never=False)
+
+    async def _refresh_load(self, names: list[str]) -> bool:
+        """Re-read victims' in-flight counts; True if any is busy after all."""
+        busy = False
+        for name in names:
+            server = self._servers[name]
+            if server.base_url and (load := await vllm_api.load(self.http, server.base_url)):
+                server.in_flight = load.in_flight
+                busy = busy or load.in_flight > 0
+        return busy
+
+    async def evict(self, eviction: Eviction) -> None:
+        victim = self._servers[eviction.name]
+        log.info("evicting %s (%s)", victim.name, eviction.action)
+        action = eviction.action
+        if action == "sleep":
+            try:
+                await victim.sleep()
+            except EngineCallError as exc:
+                log.warning("%s refused to sleep (%s): stopping it instead", victim.name, exc)
+                action = "stop"
+        if action == "stop":
+            await victim.stop()
+        self.metrics.evictions.labels(victim.name, action).inc()
+
+    # -- lifecycle callbacks ------------------------------------------------------------------
+
+    def _changed(self, server: ManagedServer) -> None:
+        self.metrics.set_state(server.name, server.state)
+        counters = {
+            State.STARTING: self.metrics.loads,
+            State.ASLEEP: self.metrics.sleeps,
+            State.WAKING: self.metrics.wakes,
+        }
+        if server.state in counters:
+            counters[server.state].labels(server.name).inc()
+        self._wakeup.set()
+        self.save_state()
+
+    def _exited(self, server: ManagedServer) -> None:
+        self.schedule_restart(server, "the process exited")
+
+    def schedule_restart(self, server: ManagedServer, why: str) -> None:
+        health = self.config.supervisor.health
+        if server.restarts >= health.max_restarts:
+            log.error("%s: %s; gave up after %d restarts", server.name, why, server.restarts)
+            return
+        delay = min(health.backoff_initial * 2**server.restarts, health.backoff_max)
+        server.restarts += 1
+        self.metrics.restarts.labels(server.name).inc()
+        log.warning("%s: %s; restart %d in %.1f s", server.name, why, server.restarts, delay)
+        self._restarts[server.name] = asyncio.create_task(self._restart_after(server, delay))
+
+    async def _restart_after(self, server: ManagedServer, delay: float) -> None:
+        await asyncio.sleep(delay)  # backoff, not synchronisation
+        if server.state is State.FAILED:
+            with contextlib.suppress(SupervisorError):
+                await server.ensure()
+
+    def save_state(self) -> None:
+        records = [
+            statefile.Record(
+                name=s.name,
+                pid=s.handle.pid,
+                port=int(s.snapshot(False)["port"]),
+                argv=s.spec.argv,
+                devices=list(s.devices),
+                started_at=float(s.snapshot(False)["started_at"] or time.time()),
+                asleep=s.state is State.ASLEEP,
+            )
+            for s in self._servers.values()
+            if s.handle is not None
+            and not s.handle.exited
+            and s.spec is not None
+            and s.snapshot(False)["port"] is not None
+        ]
+        statefile.save(self.state_file, records)
+
+    # -- operations ---------------------------------------------------------------------------
 
     def get(self, name: str) -> ManagedServer:
         try:
             return self._servers[name]
         except KeyError:
             raise UnknownServerError(name) from None
+
+    def servers(self) -> list[ManagedServer]:
+        return list(self._servers.values())
 
     async def ensure(self, name: str) -> dict[str, Any]:
         server = self.get(name)
@@ -54,21 +300,57 @@ class Fleet:
 
     async def stop(self, name: str) -> dict[str, Any]:
         server = self.get(name)
+        self._cancel_restart(name)
         await server.stop()
         return self.describe(server)
 
+    def _cancel_restart(self, name: str) -> None:
+        task = self._restarts.pop(name, None)
+        if task is not None:
+            task.cancel()
+
     async def stop_all(self) -> None:
+        for name in list(self._restarts):
+            self._cancel_restart(name)
         await asyncio.gather(*(s.stop() for s in self._servers.values()))
 
     def describe(self, server: ManagedServer, memory: bool = True) -> dict[str, Any]:
         spec = self.config.servers[server.name]
+        placed = [d.total for d in self._devices if d.key in server.devices]
+        total = placed[0] if placed else (self._devices[0].total if self._devices else 0)
         return {
             **server.snapshot(memory),
             "model": fill(spec.model, {"models_dir": self._models_dir}),
             "served_name": self.config.served_name(server.name),
-            "tier": spec.tier,
             "capabilities": list(spec.capabilities),
+            "budget_bytes": self.budget(server.name, total) if total else None,
         }
 
     def describe_all(self) -> list[dict[str, Any]]:
         return [self.describe(s) for s in self._servers.values()]
+
+    def devices_report(self) -> dict[str, Any]:
+        table = self.device_table()
+        residents = self.residents()
+        return {
+            "kind": self.reader.kind,
+            "limit": self.config.supervisor.gpu_memory_limit,
+            "devices": [
+                {
+                    "key": d.key,
+                    "name": r.name,
+                    "total": d.total,
+                    "used": d.used,
+                    "live_used": r.used,
+                    "free": r.free,
+                    "ceiling": d.ceiling,
+                    "planned": capacity.planned(d.key, residents),
+                    "servers": [x.name for x in residents if d.key in x.devices and x.awake],
+                }
+                for d, r in zip(table, self._devices, strict=True)
+            ],
+        }
+
+
+ClockFn = Callable[[], float]
+__all__ = ["Fleet", "Placement"]

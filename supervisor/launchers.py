@@ -23,30 +23,41 @@ from supervisor.command import LaunchSpec
 
 
 class ProcessHandle:
-    """A launched server process: its pid, its group, and an awaitable exit."""
+    """A server process: its pid, its group, and an awaitable exit.
 
-    def __init__(self, popen: subprocess.Popen[bytes], log_path: Path) -> None:
-        self.pid = popen.pid
-        self.pgid = popen.pid  # start_new_session makes the child its group's leader
+    Either our own child (`popen`, reaped here, exit code known) or a group adopted from a
+    previous supervisor (no exit code: only its parent, now init, can reap it).
+    """
+
+    def __init__(self, pid: int, log_path: Path, popen: subprocess.Popen[bytes] | None = None):
+        self.pid = pid
+        self.pgid = pid  # start_new_session makes the child its group's leader
         self.log_path = log_path
         self._popen = popen
         self._exited = asyncio.Event()
-        self._pidfd = os.pidfd_open(popen.pid)
+        self._pidfd = os.pidfd_open(pid)
         asyncio.get_running_loop().add_reader(self._pidfd, self._on_exit)
 
     def _on_exit(self) -> None:
         asyncio.get_running_loop().remove_reader(self._pidfd)
         os.close(self._pidfd)
-        self._popen.poll()  # reap, so no zombie is left and the exit code is known
+        if self._popen is not None:
+            self._popen.poll()  # reap, so no zombie is left and the exit code is known
         self._exited.set()
 
     @property
     def returncode(self) -> int | None:
-        return self._popen.returncode if self._exited.is_set() else None
+        if self._popen is None or not self._exited.is_set():
+            return None
+        return self._popen.returncode
+
+    @property
+    def exited(self) -> bool:
+        return self._exited.is_set()
 
     async def wait(self) -> int | None:
         await self._exited.wait()
-        return self._popen.returncode
+        return self.returncode
 
 
 def spawn(spec: LaunchSpec, log_path: Path) -> ProcessHandle:
@@ -71,7 +82,7 @@ def spawn(spec: LaunchSpec, log_path: Path) -> ProcessHandle:
             start_new_session=True,
             close_fds=True,
         )
-    return ProcessHandle(popen, log_path)
+    return ProcessHandle(popen.pid, log_path, popen)
 
 
 def group_members(pgid: int) -> list[psutil.Process]:
@@ -97,7 +108,7 @@ async def terminate(handle: ProcessHandle, grace: float) -> int | None:
         await asyncio.wait_for(handle.wait(), timeout=grace)
     while group_members(handle.pgid) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-    if group_members(handle.pgid) or handle.returncode is None:
+    if group_members(handle.pgid) or not handle.exited:
         _signal_group(handle.pgid, signal.SIGKILL)
         await handle.wait()
         kill_deadline = time.monotonic() + 5.0

@@ -36,6 +36,10 @@ class PortAllocator:
             f"no free port in {self._range.start}-{self._range.stop - 1} for {holder!r}"
         )
 
+    def reserve(self, port: int, holder: str) -> None:
+        """Mark a port an adopted server already listens on."""
+        self._held[port] = holder
+
     def release(self, port: int | None) -> None:
         if port is not None:
             self._held.pop(port, None)

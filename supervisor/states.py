@@ -13,6 +13,9 @@ class State(StrEnum):
     STOPPED = "stopped"
     STARTING = "starting"
     READY = "ready"
+    SLEEPING = "sleeping"  # moving weights to host RAM (vLLM sleep mode, level 1)
+    ASLEEP = "asleep"  # process alive, GPU memory released; wakes in well under a second
+    WAKING = "waking"
     STOPPING = "stopping"
     FAILED = "failed"
 
@@ -22,8 +25,14 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.STOPPED: frozenset({State.STARTING}),
     # health answered 200 / the process exited or missed its startup timeout / stop() during start.
     State.STARTING: frozenset({State.READY, State.FAILED, State.STOPPING}),
-    # stop() or eviction / the process exited on its own.
-    State.READY: frozenset({State.STOPPING, State.FAILED}),
+    # stop() or eviction / the process exited on its own / sleep() (warm tier, idle or evicted).
+    State.READY: frozenset({State.STOPPING, State.FAILED, State.SLEEPING}),
+    # vLLM confirmed sleep / the sleep call failed, so it stays serving / exit / stop().
+    State.SLEEPING: frozenset({State.ASLEEP, State.READY, State.FAILED, State.STOPPING}),
+    # ensure() or wake() / stop() or eviction from host RAM / the process exited.
+    State.ASLEEP: frozenset({State.WAKING, State.STOPPING, State.FAILED}),
+    # weights back on the GPU / exit or a failed wake / stop().
+    State.WAKING: frozenset({State.READY, State.FAILED, State.STOPPING}),
     # the whole process group is gone.
     State.STOPPING: frozenset({State.STOPPED}),
     # ensure() tries again / stop() clears the failure.

@@ -27,6 +27,20 @@ from openai import OpenAI
 from supervisor import paths
 
 MODELYARD = str(Path(sys.executable).with_name("modelyard"))
+FAKE_VLLM = str(Path(__file__).resolve().parents[1] / "servers" / "fake_vllm.py")
+
+
+def fake_server(*flags: str, **spec: Any) -> dict[str, Any]:
+    """A servers.yaml entry for tests/servers/fake_vllm.py (see its docstring for why)."""
+    return {
+        "model": "fake",
+        "command": [sys.executable, FAKE_VLLM, "--port", "{port}", *flags],
+        "startup_timeout": 30,
+        "stop_grace": 3,
+        **spec,
+    }
+
+
 CPU_PROFILE = paths.project_root() / "profiles" / "cpu.yaml"
 
 
@@ -76,7 +90,10 @@ def group_pids(pgid: int) -> list[int]:
 
 
 def stack_config(
-    state_dir: Path, extra_servers: dict[str, Any] | None = None, env: dict[str, str] | None = None
+    state_dir: Path,
+    extra_servers: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+    **supervisor: Any,
 ) -> dict[str, Any]:
     """The CPU profile on private ports, plus any servers a test adds."""
     config = yaml.safe_load(CPU_PROFILE.read_text())
@@ -85,6 +102,7 @@ def stack_config(
         port=free_port(), port_range=[first, first + 99], state_dir=str(state_dir)
     )
     config["supervisor"]["defaults"]["env"].update(env or {})
+    config["supervisor"].update(supervisor)
     config["proxy"]["port"] = free_port()
     config["servers"].update(extra_servers or {})
     return config

@@ -1,0 +1,150 @@
+"""The admin API's routes and its error shape (OpenAI's, so one client parses both APIs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from supervisor.errors import (
+    CapacityError,
+    NoFreePortError,
+    StartFailedError,
+    UnknownServerError,
+)
+from supervisor.fleet import Fleet
+from supervisor.vllm_api import EngineCallError
+
+LOG_CHUNK = 256 * 1024
+
+
+def error_body(message: str, type_: str, code: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": None, "code": code, **extra}}
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(UnknownServerError)
+    async def _unknown(request: Request, exc: UnknownServerError) -> JSONResponse:
+        body = error_body(str(exc), "invalid_request_error", "server_not_found")
+        return JSONResponse(body, status_code=404)
+
+    @app.exception_handler(StartFailedError)
+    async def _failed(request: Request, exc: StartFailedError) -> JSONResponse:
+        body = error_body(
+            str(exc),
+            "server_error",
+            "server_start_failed",
+            server=exc.name,
+            reason=exc.reason,
+            exit_code=exc.exit_code,
+            log_tail=exc.log_tail,
+        )
+        return JSONResponse(body, status_code=503)
+
+    @app.exception_handler(CapacityError)
+    async def _capacity(request: Request, exc: CapacityError) -> JSONResponse:
+        body = error_body(
+            str(exc),
+            "server_error",
+            "capacity_unavailable",
+            server=exc.name,
+            reason=exc.reason,
+            retry_after=exc.retry_after,
+        )
+        headers = {"retry-after": str(int(exc.retry_after))} if exc.retry_after else {}
+        return JSONResponse(body, status_code=503, headers=headers)
+
+    @app.exception_handler(NoFreePortError)
+    async def _no_port(request: Request, exc: NoFreePortError) -> JSONResponse:
+        return JSONResponse(error_body(str(exc), "server_error", "no_free_port"), status_code=503)
+
+    @app.exception_handler(EngineCallError)
+    async def _engine(request: Request, exc: EngineCallError) -> JSONResponse:
+        body = error_body(str(exc), "invalid_request_error", "engine_refused")
+        return JSONResponse(body, status_code=409)
+
+
+def build_router() -> APIRouter:
+    router = APIRouter()
+
+    def fleet(request: Request) -> Fleet:
+        result: Fleet = request.app.state.fleet
+        return result
+
+    @router.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/servers")
+    async def list_servers(request: Request) -> dict[str, Any]:
+        return {"servers": fleet(request).describe_all()}
+
+    @router.get("/servers/{name}")
+    async def get_server(name: str, request: Request) -> dict[str, Any]:
+        f = fleet(request)
+        return f.describe(f.get(name))
+
+    @router.post("/servers/{name}/ensure")
+    async def ensure(name: str, request: Request) -> dict[str, Any]:
+        return await fleet(request).ensure(name)
+
+    @router.post("/servers/{name}/stop")
+    async def stop(name: str, request: Request) -> dict[str, Any]:
+        return await fleet(request).stop(name)
+
+    @router.post("/servers/{name}/sleep")
+    async def sleep(name: str, request: Request) -> dict[str, Any]:
+        f = fleet(request)
+        server = f.get(name)
+        await server.sleep()
+        return f.describe(server)
+
+    @router.post("/servers/{name}/wake")
+    async def wake(name: str, request: Request) -> dict[str, Any]:
+        f = fleet(request)
+        server = f.get(name)
+        await server.ensure()
+        return f.describe(server)
+
+    @router.post("/servers/{name}/pin")
+    async def pin(name: str, request: Request) -> dict[str, Any]:
+        f = fleet(request)
+        f.get(name).pinned = True
+        return f.describe(f.get(name))
+
+    @router.post("/servers/{name}/unpin")
+    async def unpin(name: str, request: Request) -> dict[str, Any]:
+        f = fleet(request)
+        f.get(name).pinned = False
+        return f.describe(f.get(name))
+
+    @router.get("/servers/{name}/logs")
+    async def logs(name: str, request: Request, offset: int = Query(-16384)) -> dict[str, Any]:
+        """Log bytes from `offset` (negative: that many from the end); poll with the returned
+        offset to follow."""
+        path = fleet(request).get(name).log_path
+        try:
+            with path.open("rb") as f:
+                end = f.seek(0, 2)
+                start = max(0, end + offset) if offset < 0 else min(offset, end)
+                f.seek(start)
+                data = f.read(LOG_CHUNK)
+        except FileNotFoundError:
+            return {"text": "", "offset": 0}
+        return {"text": data.decode("utf-8", errors="replace"), "offset": start + len(data)}
+
+    @router.get("/devices")
+    async def devices(request: Request) -> dict[str, Any]:
+        return fleet(request).devices_report()
+
+    @router.get("/metrics")
+    async def metrics(request: Request) -> PlainTextResponse:
+        f = fleet(request)
+        f.device_table()  # refresh the memory gauges
+        return PlainTextResponse(
+            generate_latest(f.metrics.registry), media_type=CONTENT_TYPE_LATEST
+        )
+
+    return router

@@ -1,0 +1,81 @@
+"""The supervisor's periodic work: health probes, load readings, idle expiry.
+
+Exits are noticed at once through pidfds (launchers); this loop catches what an exit does not
+show: a process alive but no longer answering (N failed probes in a row: it is killed and
+restarted with backoff, up to M times), how busy each server is (vLLM's /metrics), and which
+idle servers have outlived their TTL (warm: sleep, cold: stop; hot: never).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from supervisor import capacity, vllm_api
+from supervisor.errors import SupervisorError
+from supervisor.fleet import Fleet
+from supervisor.health import probe
+from supervisor.server import ManagedServer
+from supervisor.states import State
+
+log = logging.getLogger("modelyard.supervisor")
+
+# A server that has served this long since its last (re)start has recovered: its restart
+# count, and so its backoff, starts again from zero.
+STABLE_AFTER_S = 60.0
+
+
+class Monitor:
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+        self._failures: dict[str, int] = {}
+
+    async def run(self) -> None:
+        interval = self.fleet.config.supervisor.health.interval
+        while True:
+            await asyncio.sleep(interval)  # the loop's period, not synchronisation
+            try:
+                await self.tick()
+            except Exception:  # the loop must outlive any one bad round
+                log.exception("monitor round failed")
+
+    async def tick(self) -> None:
+        ready = [s for s in self.fleet.servers() if s.state is State.READY]
+        await asyncio.gather(*(self._check(s) for s in ready))
+        await self._expire()
+
+    async def _check(self, server: ManagedServer) -> None:
+        spec, base_url = server.spec, server.base_url
+        if spec is None or base_url is None:
+            return
+        if await probe(self.fleet.http, spec.health_url):
+            self._failures[server.name] = 0
+            uptime = server.snapshot(memory=False)["uptime_s"] or 0
+            if server.restarts and uptime >= STABLE_AFTER_S:
+                server.restarts = 0
+            load = await vllm_api.load(self.fleet.http, base_url)
+            if load is not None:
+                server.in_flight = load.in_flight
+                if load.served != server.served or load.in_flight:
+                    if server.served >= 0:
+                        server.touch()
+                    server.served = load.served
+            return
+        count = self._failures.get(server.name, 0) + 1
+        self._failures[server.name] = count
+        limit = self.fleet.config.supervisor.health.failures
+        log.warning("%s: health check failed (%d/%d)", server.name, count, limit)
+        if count >= limit and server.state is State.READY:
+            self._failures[server.name] = 0
+            await server.fail(f"unhealthy: {count} health checks failed in a row")
+            self.fleet.schedule_restart(server, "it stopped answering its health checks")
+
+    async def _expire(self) -> None:
+        fleet = self.fleet
+        ttl = {name: fleet.config.idle_ttl(name) for name in fleet.config.servers}
+        for eviction in capacity.expired(fleet.residents(), time.monotonic(), ttl):
+            with contextlib.suppress(SupervisorError):
+                log.info("%s idle past its ttl: %s", eviction.name, eviction.action)
+                await fleet.evict(eviction)

@@ -1,0 +1,111 @@
+"""A small server that speaks the parts of vLLM's HTTP API the supervisor uses, on cue.
+
+A test double, used only where real vLLM cannot show the behaviour here:
+- sleep mode: vLLM's CPU build refuses it ("Sleep mode is not supported on current platform"),
+  so `/sleep`, `/wake_up` and `/is_sleeping` follow vLLM's documented API instead;
+- failures on cue: dying N seconds after becoming ready, or going silent (health stops
+  answering while the process lives), which a real server does only by accident.
+It also serves `/metrics` with vLLM's gauge names and a minimal `/v1/completions`.
+Standard library only, so it starts in milliseconds.
+
+    python fake_vllm.py --port P [--die-after S] [--hang-after S] [--exit-code N] [--busy]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class State:
+    busy = False
+    sleeping = False
+    served = 0
+    hang_at: float | None = None
+
+
+def handler(state: State) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, fmt: str, *args: object) -> None:
+            print(fmt % args, flush=True)
+
+        def reply(self, status: int, body: object, content_type: str = "application/json"):
+            data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("content-type", content_type)
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            if state.hang_at is not None and time.monotonic() >= state.hang_at:
+                time.sleep(3600)  # alive but silent, like a wedged engine
+            path = self.path.split("?")[0]
+            if path == "/health":
+                self.reply(200, {})
+            elif path == "/is_sleeping":
+                self.reply(200, {"is_sleeping": state.sleeping})
+            elif path == "/metrics":
+                text = (
+                    f'vllm:num_requests_running{{model_name="fake"}} {int(state.busy)}.0\n'
+                    'vllm:num_requests_waiting{model_name="fake"} 0.0\n'
+                    f'vllm:request_success_total{{model_name="fake"}} {state.served}.0\n'
+                )
+                self.reply(200, text, "text/plain")
+            else:
+                self.reply(404, {"error": {"message": "not found"}})
+
+        def do_POST(self) -> None:
+            path = self.path.split("?")[0]
+            length = int(self.headers.get("content-length") or 0)
+            body = json.loads(self.rfile.read(length) or b"{}")
+            if path == "/sleep":
+                state.sleeping = True
+                self.reply(200, {"status": "sleeping", "level": 1})
+            elif path == "/wake_up":
+                state.sleeping = False
+                self.reply(200, {"status": "awake", "tags": None})
+            elif path == "/v1/completions":
+                if state.sleeping:
+                    self.reply(503, {"error": {"message": "asleep"}})
+                    return
+                state.served += 1
+                self.reply(
+                    200,
+                    {
+                        "object": "text_completion",
+                        "model": body.get("model"),
+                        "choices": [{"index": 0, "text": "ok", "finish_reason": "stop"}],
+                    },
+                )
+            else:
+                self.reply(404, {"error": {"message": "not found"}})
+
+    return Handler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--die-after", type=float, default=None)
+    parser.add_argument("--hang-after", type=float, default=None)
+    parser.add_argument("--exit-code", type=int, default=7)
+    parser.add_argument("--busy", action="store_true", help="report one request running")
+    args = parser.parse_args()
+    state = State()
+    state.busy = args.busy
+    if args.hang_after is not None:
+        state.hang_at = time.monotonic() + args.hang_after
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler(state))
+    if args.die_after is not None:
+        threading.Timer(args.die_after, lambda: os._exit(args.exit_code)).start()
+    print(f"fake vLLM on {args.port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
