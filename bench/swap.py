@@ -45,7 +45,7 @@ def first_token(proxy: str, model: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--swaps", type=int, default=2, help="A->B->A round trips")
+    parser.add_argument("--swaps", type=int, default=3, help="A->B->A round trips")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="modelyard-swap-") as tmp_:
         tmp = Path(tmp_)

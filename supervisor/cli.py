@@ -48,6 +48,12 @@ def _run(url: str | None, call: Callable[[AdminClient], Awaitable[Any]]) -> Any:
         raise typer.Exit(1) from exc
 
 
+def _console() -> Console:
+    """Tables keep their columns when piped: rich would squeeze them into 80 columns."""
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
+
+
 def _age(seconds: float | None) -> str:
     if seconds is None:
         return "-"
@@ -100,7 +106,7 @@ def ps(url: str | None = UrlOption, as_json: bool = JsonOption) -> None:
             _age(s["uptime_s"]),
             _age(s["idle_s"]) if s["pid"] else "-",
         )
-    Console().print(table)
+    _console().print(table)
 
 
 def load(name: str, url: str | None = UrlOption, as_json: bool = JsonOption) -> None:
@@ -165,7 +171,7 @@ def gpus(url: str | None = UrlOption, as_json: bool = JsonOption) -> None:
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
-    console = Console()
+    console = _console()
     what = "GPU memory (NVML)" if report["kind"] == "gpu" else "host memory (psutil; no NVML)"
     console.print(f"accounting {what}; ceiling {report['limit']:.0%} of each device")
     for d in report["devices"]:

@@ -63,6 +63,7 @@ class Fleet:
         self.queued = 0
         self._devices: list[DeviceReading] = reader.read()
         self._restarts: dict[str, asyncio.Task[None]] = {}
+        self._last_state: dict[str, State] = {}
         self._servers = {
             name: ManagedServer(name, spec.tier, ctx) for name, spec in config.servers.items()
         }
@@ -232,6 +233,13 @@ class Fleet:
     # -- lifecycle callbacks ------------------------------------------------------------------
 
     def _changed(self, server: ManagedServer) -> None:
+        if self._last_state.get(server.name) is not server.state:
+            self._last_state[server.name] = server.state
+            self._count(server)
+        self._wakeup.set()
+        self.save_state()
+
+    def _count(self, server: ManagedServer) -> None:
         self.metrics.set_state(server.name, server.state)
         counters = {
             State.STARTING: self.metrics.loads,
@@ -240,8 +248,6 @@ class Fleet:
         }
         if server.state in counters:
             counters[server.state].labels(server.name).inc()
-        self._wakeup.set()
-        self.save_state()
 
     def _exited(self, server: ManagedServer) -> None:
         self.schedule_restart(server, "the process exited")

@@ -32,6 +32,12 @@ async def _post(client: httpx.AsyncClient, url: str, timeout: float) -> httpx.Re
         response = await client.post(url, timeout=timeout)
     except httpx.HTTPError as exc:
         raise EngineCallError(f"POST {url} failed: {type(exc).__name__}: {exc}") from exc
+    if response.status_code == 404:
+        raise EngineCallError(
+            f"{url.split('?')[0]} does not exist: the server runs without vLLM's sleep API "
+            "(it needs --enable-sleep-mode and VLLM_SERVER_DEV_MODE=1; vLLM's CPU build "
+            "supports no sleep mode)"
+        )
     if response.status_code != 200:
         raise EngineCallError(f"POST {url} answered {response.status_code}: {response.text}")
     return response
