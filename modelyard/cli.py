@@ -20,8 +20,10 @@ from modelyard import profile
 from modelyard.stack import ListenError, run_stack
 from supervisor import cli as admin
 from supervisor import paths, tiny_models
+from supervisor.budgets import never_fit_problems
 from supervisor.config import Config, load_config
-from supervisor.errors import SupervisorError
+from supervisor.devices import open_reader
+from supervisor.errors import ConfigError, SupervisorError
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -52,10 +54,10 @@ ConfigOption = typer.Option(
 )
 
 
-def _load(config_path: Path | None) -> Config:
+def _load(config_path: Path | None) -> tuple[Config, str]:
     choice = profile.choose(config_path)
     err.print(f"modelyard: config {choice.path} ({choice.reason})", highlight=False)
-    return load_config(choice.path)
+    return load_config(choice.path), str(choice.path)
 
 
 def _build_models(config: Config) -> None:
@@ -97,7 +99,7 @@ def up(config: Path | None = ConfigOption) -> None:
     from proxy.app import create_app as create_proxy
     from supervisor.api import create_app as create_supervisor
 
-    cfg = _load(config)
+    cfg, source = _load(config)
     _build_models(cfg)
     sup, prx = cfg.supervisor, cfg.proxy
     base = f"http://{prx.host}:{prx.port}/v1"
@@ -109,7 +111,10 @@ def up(config: Path | None = ConfigOption) -> None:
         f'  or:   OpenAI(base_url="{base}", api_key="none")\n'
         "  servers start on first use; `modelyard ps` shows them; Ctrl-C stops all."
     )
-    apps = [(create_proxy(cfg), prx.host, prx.port), (create_supervisor(cfg), sup.host, sup.port)]
+    apps = [
+        (create_proxy(cfg), prx.host, prx.port),
+        (create_supervisor(cfg, source), sup.host, sup.port),
+    ]
     _serve(apps, banner)
 
 
@@ -118,9 +123,9 @@ def run_supervisor(config: Path | None = ConfigOption) -> None:
     """Run only the supervisor (admin API); proxies elsewhere can share it."""
     from supervisor.api import create_app
 
-    cfg = _load(config)
+    cfg, source = _load(config)
     _build_models(cfg)
-    _serve([(create_app(cfg), cfg.supervisor.host, cfg.supervisor.port)])
+    _serve([(create_app(cfg, source), cfg.supervisor.host, cfg.supervisor.port)])
 
 
 @app.command("proxy")
@@ -128,22 +133,29 @@ def run_proxy(config: Path | None = ConfigOption) -> None:
     """Run only the proxy, against the supervisor named in proxy.supervisor_url."""
     from proxy.app import create_app
 
-    cfg = _load(config)
+    cfg, _ = _load(config)
     _serve([(create_app(cfg), cfg.proxy.host, cfg.proxy.port)])
 
 
 @app.command()
 def models(config: Path | None = ConfigOption) -> None:
     """Build the tiny models the config serves (once; a no-op when they exist)."""
-    _build_models(_load(config))
+    _build_models(_load(config)[0])
     err.print("modelyard: models ready")
 
 
 @app.command()
 def check(config: Path = typer.Argument(..., help="servers.yaml to validate")) -> None:
-    """Validate a servers.yaml and report every problem with its key path."""
-    load_config(config)
-    err.print(f"{config}: ok")
+    """Validate a servers.yaml, and its budgets against this machine's memory."""
+    cfg = load_config(config)
+    reader, why = open_reader(cfg.supervisor.simulate_gpus_gb)
+    try:
+        problems = never_fit_problems(cfg, reader.read())
+    finally:
+        reader.close()
+    if problems:
+        raise ConfigError(str(config), problems)
+    err.print(f"{config}: ok ({why})", highlight=False)
 
 
 @app.command()

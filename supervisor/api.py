@@ -14,9 +14,9 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from supervisor import capacity
 from supervisor.admin_routes import add_error_handlers, build_router
 from supervisor.adoption import adopt_survivors
+from supervisor.budgets import never_fit_problems
 from supervisor.config import Config
 from supervisor.devices import open_reader
 from supervisor.errors import ConfigError, SupervisorError
@@ -27,21 +27,6 @@ from supervisor.monitor import Monitor
 log = logging.getLogger("modelyard.supervisor")
 
 
-def budget_problems(fleet: Fleet) -> list[tuple[str, str]]:
-    """Budgets that can never fit on this machine's devices: a config error at load time."""
-    table = fleet.device_table()
-    problems = []
-    for name, spec in fleet.config.servers.items():
-        budget = fleet.budget(name, table[0].total) if table else 0
-        if not budget:
-            continue
-        reason = capacity.never_fits(table, budget, spec.tensor_parallel_size)
-        if reason:
-            key = "gpu_memory_gb" if spec.gpu_memory_gb is not None else "gpu_memory_fraction"
-            problems.append((f"servers.{name}.{key}", reason))
-    return problems
-
-
 def create_app(config: Config, source: str = "servers.yaml") -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,10 +34,10 @@ def create_app(config: Config, source: str = "servers.yaml") -> FastAPI:
         log.info("%s", why)
         # trust_env=False: probes go to 127.0.0.1 and must never go through an HTTP proxy.
         async with httpx.AsyncClient(trust_env=False) as http:
-            fleet = Fleet(config, http, reader, Metrics())
-            problems = budget_problems(fleet)
+            problems = never_fit_problems(config, reader.read())
             if problems:
                 raise ConfigError(source, problems)
+            fleet = Fleet(config, http, reader, Metrics())
             app.state.fleet = fleet
             adopted, killed = await adopt_survivors(fleet)
             if adopted or killed:

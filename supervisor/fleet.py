@@ -13,26 +13,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from supervisor import capacity, launchers, paths, statefile, vllm_api
+from supervisor import budgets, capacity, launchers, paths, statefile, vllm_api
 from supervisor.capacity import Device, Eviction, NoFit, Placement, Resident, Want
 from supervisor.command import LaunchFacts, LaunchSpec, fill, render
 from supervisor.config import Config
 from supervisor.devices import DeviceReading, MemoryReader
-from supervisor.errors import CapacityError, SupervisorError, UnknownServerError
+from supervisor.errors import CapacityError, UnknownServerError
 from supervisor.metrics import Metrics
 from supervisor.ports import PortAllocator
+from supervisor.restarts import Restarts
 from supervisor.server import HOLDS_MEMORY, ManagedServer, OnAdmit, ServerContext
 from supervisor.states import State
 from supervisor.vllm_api import EngineCallError
 
 log = logging.getLogger("modelyard.supervisor")
-GiB = 2**30
 
 
 class Fleet:
@@ -62,7 +61,7 @@ class Fleet:
         self._wakeup = asyncio.Event()
         self.queued = 0
         self._devices: list[DeviceReading] = reader.read()
-        self._restarts: dict[str, asyncio.Task[None]] = {}
+        self.restarts = Restarts(config.supervisor.health, metrics)
         self._last_state: dict[str, State] = {}
         self._servers = {
             name: ManagedServer(name, spec.tier, ctx) for name, spec in config.servers.items()
@@ -71,19 +70,10 @@ class Fleet:
     # -- sizes ------------------------------------------------------------------------------
 
     def budget(self, name: str, total: int) -> int:
-        """Bytes `name` plans per device: GPU memory on a GPU box, host RAM without NVML.
-        A server that declares no budget is not accounted (0), e.g. a tiny sidecar."""
-        spec = self.config.servers[name]
-        if spec.gpu_memory_gb is not None:
-            return int(spec.gpu_memory_gb * GiB)
-        if spec.gpu_memory_fraction is not None:
-            return int(spec.gpu_memory_fraction * total)
-        return 0
+        return budgets.budget_bytes(self.config, name, total)
 
     def ceiling(self, total: int) -> int:
-        limit = int(self.config.supervisor.gpu_memory_limit * total)
-        cap = self.config.supervisor.memory_cap_gb
-        return min(limit, int(cap * GiB)) if cap else limit
+        return budgets.ceiling(self.config.supervisor, total)
 
     def _reading(self, key: str) -> DeviceReading | None:
         return next((d for d in self._devices if d.key == key), None)
@@ -250,42 +240,10 @@ class Fleet:
             counters[server.state].labels(server.name).inc()
 
     def _exited(self, server: ManagedServer) -> None:
-        self.schedule_restart(server, "the process exited")
-
-    def schedule_restart(self, server: ManagedServer, why: str) -> None:
-        health = self.config.supervisor.health
-        if server.restarts >= health.max_restarts:
-            log.error("%s: %s; gave up after %d restarts", server.name, why, server.restarts)
-            return
-        delay = min(health.backoff_initial * 2**server.restarts, health.backoff_max)
-        server.restarts += 1
-        self.metrics.restarts.labels(server.name).inc()
-        log.warning("%s: %s; restart %d in %.1f s", server.name, why, server.restarts, delay)
-        self._restarts[server.name] = asyncio.create_task(self._restart_after(server, delay))
-
-    async def _restart_after(self, server: ManagedServer, delay: float) -> None:
-        await asyncio.sleep(delay)  # backoff, not synchronisation
-        if server.state is State.FAILED:
-            with contextlib.suppress(SupervisorError):
-                await server.ensure()
+        self.restarts.schedule(server, "the process exited")
 
     def save_state(self) -> None:
-        records = [
-            statefile.Record(
-                name=s.name,
-                pid=s.handle.pid,
-                port=int(s.snapshot(False)["port"]),
-                argv=s.spec.argv,
-                devices=list(s.devices),
-                started_at=float(s.snapshot(False)["started_at"] or time.time()),
-                asleep=s.state is State.ASLEEP,
-            )
-            for s in self._servers.values()
-            if s.handle is not None
-            and not s.handle.exited
-            and s.spec is not None
-            and s.snapshot(False)["port"] is not None
-        ]
+        records = [r for r in (s.record() for s in self._servers.values()) if r is not None]
         statefile.save(self.state_file, records)
 
     # -- operations ---------------------------------------------------------------------------
@@ -306,18 +264,12 @@ class Fleet:
 
     async def stop(self, name: str) -> dict[str, Any]:
         server = self.get(name)
-        self._cancel_restart(name)
+        self.restarts.cancel(name)
         await server.stop()
         return self.describe(server)
 
-    def _cancel_restart(self, name: str) -> None:
-        task = self._restarts.pop(name, None)
-        if task is not None:
-            task.cancel()
-
     async def stop_all(self) -> None:
-        for name in list(self._restarts):
-            self._cancel_restart(name)
+        self.restarts.cancel_all()
         await asyncio.gather(*(s.stop() for s in self._servers.values()))
 
     def describe(self, server: ManagedServer, memory: bool = True) -> dict[str, Any]:

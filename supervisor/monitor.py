@@ -70,7 +70,7 @@ class Monitor:
         if count >= limit and server.state is State.READY:
             self._failures[server.name] = 0
             await server.fail(f"unhealthy: {count} health checks failed in a row")
-            self.fleet.schedule_restart(server, "it stopped answering its health checks")
+            self.fleet.restarts.schedule(server, "it stopped answering its health checks")
 
     async def _expire(self) -> None:
         fleet = self.fleet

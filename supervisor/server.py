@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from supervisor import launchers, vllm_api
+from supervisor import launchers, statefile, vllm_api
 from supervisor.command import LaunchSpec
 from supervisor.config import Tier
 from supervisor.errors import StartFailedError
@@ -280,6 +280,21 @@ class ManagedServer:
         self._watch = asyncio.create_task(self._watch_exit(handle))
 
     # -- reporting ----------------------------------------------------------------------------
+
+    def record(self) -> statefile.Record | None:
+        """What a later supervisor needs to adopt this process; None when nothing runs."""
+        handle, spec, port = self._handle, self._spec, self._port
+        if handle is None or handle.exited or spec is None or port is None:
+            return None
+        return statefile.Record(
+            name=self.name,
+            pid=handle.pid,
+            port=port,
+            argv=spec.argv,
+            devices=list(self.devices),
+            started_at=self._started_at or time.time(),
+            asleep=self._state is State.ASLEEP,
+        )
 
     def snapshot(self, memory: bool = True) -> dict[str, Any]:
         """State for the API. `memory=False` skips the process-table scan (milliseconds) that
