@@ -61,6 +61,13 @@ def test_memory_ceiling_evicts_the_idle_cold_server_but_never_a_pinned_one(
         error = refused.json()["error"]
         assert error["code"] == "capacity_unavailable" and "pinned" in error["reason"]
         assert stack.server("tiny-qwen-a")["state"] == "ready"
+        through_proxy = httpx.post(
+            f"{stack.proxy_url}/v1/completions",
+            json={"model": "tiny-qwen-b", "prompt": "x"},
+            timeout=60,
+        )
+        assert through_proxy.status_code == 503 and through_proxy.headers["retry-after"]
+        assert through_proxy.json()["error"]["code"] == "capacity_unavailable"
 
         assert stack.cli("unpin", "tiny-qwen-a").returncode == 0
         loaded = stack.cli("load", "tiny-qwen-b")
