@@ -20,6 +20,7 @@ class Resolution:
     requested: str
     route: str | None
     candidates: tuple[str, ...]
+    intent: str | None = None  # the route chosen, or the first route that lists the server
 
     @property
     def server(self) -> str:
@@ -32,14 +33,18 @@ def resolve_model(config: Config, requested: str | None) -> Resolution:
     if target == AUTO:
         target = config.proxy.default_route
     if target in config.routes:
-        return Resolution(name, target, tuple(config.routes[target]))
+        return Resolution(name, target, tuple(config.routes[target]), intent=target)
     if target in config.servers:
-        return Resolution(name, None, (target,))
+        return Resolution(name, None, (target,), intent=route_of(config, target))
     raise ModelNotFoundError(
         f"The model {name!r} does not exist. GET /v1/models lists the servers, routes and "
         "aliases this proxy serves.",
         param="model",
     )
+
+
+def route_of(config: Config, server: str) -> str | None:
+    return next((route for route, chain in config.routes.items() if server in chain), None)
 
 
 def model_ids(config: Config) -> list[tuple[str, str]]:

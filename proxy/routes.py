@@ -10,6 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from proxy.backends import Backends
+from proxy.classify.features import extract
+from proxy.classify.language import detect
 from proxy.errors import AuthenticationError, BadRequestError
 from proxy.forward import UpstreamRefusedError, forward
 from proxy.resolve import model_ids, resolve_model
@@ -61,7 +63,12 @@ def build_router(config: Config) -> APIRouter:
         backends: Backends = request.app.state.backends
         payload["model"] = config.served_name(server)
         body = json.dumps(payload).encode()
-        headers = {"x-modelyard-model": server}
+        features = extract(path, payload)
+        headers = {
+            "x-modelyard-model": server,
+            "x-modelyard-intent": resolution.intent or "none",
+            "x-modelyard-language": features.language_hint or detect(features.text).code,
+        }
         if resolution.route:
             headers["x-modelyard-route"] = resolution.route
         base_url = await backends.ensure(server)

@@ -55,9 +55,23 @@ def test_chat_through_the_openai_sdk(stack: Stack) -> None:
     )
     reply = raw.parse()
     assert raw.headers["x-modelyard-model"] == "tiny-qwen-a"
+    assert (raw.headers["x-modelyard-intent"], raw.headers["x-modelyard-language"]) == (
+        "agent",
+        "en",
+    )
     assert reply.model == "tiny-qwen-a"
     assert reply.choices[0].message.content
     assert reply.usage is not None and reply.usage.completion_tokens > 0
+
+
+def test_language_header_follows_the_prompt(stack: Stack) -> None:
+    raw = stack.openai().chat.completions.with_raw_response.create(
+        model="tiny-qwen-a",
+        messages=[{"role": "user", "content": "मुझे एक छोटी कहानी लिखो"}],
+        max_tokens=2,
+    )
+    assert raw.headers["x-modelyard-language"] == "hi"
+    assert raw.headers["x-modelyard-intent"] == "agent"  # the route that lists the server
 
 
 def test_streamed_chat_arrives_chunk_by_chunk(stack: Stack) -> None:

@@ -39,7 +39,13 @@ def test_alias_to_route_and_to_server(config: Config) -> None:
 
 
 def test_server_name(config: Config) -> None:
-    assert resolve_model(config, "vl").candidates == ("vl",)
+    r = resolve_model(config, "vl")
+    assert (r.candidates, r.intent) == (("vl",), "video")
+
+
+def test_intent_is_the_route(config: Config) -> None:
+    assert resolve_model(config, "gpt-4o").intent == "agent"
+    assert resolve_model(config, None).intent == "agent"
 
 
 def test_unknown_model(config: Config) -> None:

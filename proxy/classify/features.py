@@ -1,0 +1,114 @@
+"""What a request carries, read once from its endpoint and body: the classifier's raw input.
+
+Pure and cheap (no model, no I/O): content parts, output modalities, tools, size, and the
+text whose meaning and language the later stages look at (the last user turn, the speech
+endpoint's `input`, a transcription's `prompt`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+CHAT = "/v1/chat/completions"
+COMPLETIONS = "/v1/completions"
+TRANSCRIPTIONS = "/v1/audio/transcriptions"
+TRANSLATIONS = "/v1/audio/translations"
+SPEECH = "/v1/audio/speech"
+
+_PART_KINDS = {
+    "image_url": "image",
+    "input_image": "image",
+    "input_audio": "audio",
+    "audio_url": "audio",
+    "video_url": "video",
+    "input_video": "video",
+}
+
+
+@dataclass(frozen=True)
+class Features:
+    endpoint: str
+    image: bool = False
+    audio_in: bool = False
+    video: bool = False
+    audio_out: bool = False
+    tools: bool = False
+    messages: int = 0
+    prompt_chars: int = 0
+    text: str = ""  # what the user asks, for meaning and language
+    language_hint: str | None = None  # an explicit `language` field
+
+    @property
+    def modalities(self) -> list[str]:
+        found = ["text"] if self.text else []
+        found += [
+            m
+            for m, on in (("image", self.image), ("audio", self.audio_in), ("video", self.video))
+            if on
+        ]
+        return found
+
+
+def extract(endpoint: str, body: dict[str, Any]) -> Features:
+    if endpoint in (TRANSCRIPTIONS, TRANSLATIONS):
+        prompt = _str(body.get("prompt"))
+        return Features(
+            endpoint,
+            audio_in=True,
+            text=prompt,
+            prompt_chars=len(prompt),
+            language_hint=_str(body.get("language")) or None,
+        )
+    if endpoint == SPEECH:
+        text = _str(body.get("input"))
+        return Features(endpoint, audio_out=True, text=text, prompt_chars=len(text))
+    if endpoint == COMPLETIONS:
+        raw = body.get("prompt")
+        text = raw if isinstance(raw, str) else " ".join(p for p in raw or [] if isinstance(p, str))
+        return Features(endpoint, text=text, prompt_chars=len(text))
+    return _chat(endpoint, body)
+
+
+def _chat(endpoint: str, body: dict[str, Any]) -> Features:
+    kinds: set[str] = set()
+    chars = 0
+    last_user = ""
+    messages = body.get("messages") or []
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        texts = []
+        content = message.get("content")
+        if isinstance(content, str):
+            texts.append(content)
+        elif isinstance(content, list):
+            for part in content:
+                if not isinstance(part, dict):
+                    continue
+                kind = _PART_KINDS.get(str(part.get("type")))
+                if kind:
+                    kinds.add(kind)
+                elif isinstance(part.get("text"), str):
+                    texts.append(part["text"])
+        joined = " ".join(texts)
+        chars += len(joined)
+        if message.get("role") == "user" and joined.strip():
+            last_user = joined
+    modalities = body.get("modalities") or []
+    audio_out = (isinstance(modalities, list) and "audio" in modalities) or bool(body.get("audio"))
+    return Features(
+        endpoint,
+        image="image" in kinds,
+        audio_in="audio" in kinds,
+        video="video" in kinds,
+        audio_out=audio_out,
+        tools=bool(body.get("tools") or body.get("functions")),
+        messages=len(messages),
+        prompt_chars=chars,
+        text=last_user,
+    )
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
