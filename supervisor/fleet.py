@@ -13,13 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from supervisor import budgets, capacity, launchers, paths, statefile, vllm_api
-from supervisor.capacity import Device, Eviction, NoFit, Placement, Resident, Want
+from supervisor.capacity import Device, Eviction, NoFit, Resident, Want
 from supervisor.command import LaunchFacts, LaunchSpec, fill, render
 from supervisor.config import Config
 from supervisor.devices import DeviceReading, MemoryReader
@@ -308,7 +307,3 @@ class Fleet:
                 for d, r in zip(table, self._devices, strict=True)
             ],
         }
-
-
-ClockFn = Callable[[], float]
-__all__ = ["Fleet", "Placement"]
