@@ -13,8 +13,8 @@ from pathlib import Path
 
 import typer
 import uvloop
-from fastapi import FastAPI
 from rich.console import Console
+from starlette.applications import Starlette
 
 from modelyard import profile
 from modelyard.stack import ListenError, run_stack
@@ -69,7 +69,7 @@ def _build_models(config: Config) -> None:
             tiny_models.build(models_dir, name, engine)
 
 
-def _serve(apps: list[tuple[FastAPI, str, int]], banner: str = "") -> None:
+def _serve(apps: list[tuple[Starlette, str, int]], banner: str = "") -> None:
     async def go() -> None:
         try:
             await run_stack(

@@ -15,7 +15,7 @@ import socket
 from collections.abc import Callable, Generator
 
 import uvicorn
-from fastapi import FastAPI
+from starlette.applications import Starlette
 
 
 class _Server(uvicorn.Server):
@@ -24,7 +24,7 @@ class _Server(uvicorn.Server):
         yield  # signal handling belongs to run_stack, which owns every server in the loop
 
 
-def _server(app: FastAPI, host: str, port: int) -> _Server:
+def _server(app: Starlette, host: str, port: int) -> _Server:
     config = uvicorn.Config(
         app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=5
     )
@@ -53,7 +53,7 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 async def run_stack(
-    apps: list[tuple[FastAPI, str, int]], on_ready: Callable[[], None] = lambda: None
+    apps: list[tuple[Starlette, str, int]], on_ready: Callable[[], None] = lambda: None
 ) -> None:
     """Serve `(app, host, port)` triples until a signal; shut them down in order (first first)."""
     sockets: list[socket.socket] = []

@@ -5,22 +5,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from proxy.backends import Backends
 from proxy.errors import ProxyError, handle_http_exception, handle_proxy_error
 from proxy.forward import upstream_session
-from proxy.routes import build_router
+from proxy.routes import build_routes
 from supervisor.client import AdminClient
 from supervisor.config import Config
 
 
-def create_app(config: Config) -> FastAPI:
+def create_app(config: Config) -> Starlette:
     settings = config.proxy
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with (
             upstream_session(settings.connect_timeout, settings.request_timeout) as upstream,
             AdminClient(config.supervisor_url()) as admin,
@@ -29,8 +29,11 @@ def create_app(config: Config) -> FastAPI:
             app.state.backends = Backends(admin)
             yield
 
-    app = FastAPI(title="modelyard proxy", lifespan=lifespan)
-    app.add_exception_handler(ProxyError, handle_proxy_error)
-    app.add_exception_handler(StarletteHTTPException, handle_http_exception)
-    app.include_router(build_router(config))
-    return app
+    return Starlette(
+        routes=build_routes(config),
+        exception_handlers={
+            ProxyError: handle_proxy_error,
+            StarletteHTTPException: handle_http_exception,
+        },
+        lifespan=lifespan,
+    )

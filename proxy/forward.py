@@ -15,7 +15,7 @@ import json
 from collections.abc import AsyncIterator
 
 import aiohttp
-from fastapi.responses import Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from proxy.errors import UnavailableError
 

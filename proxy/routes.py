@@ -6,8 +6,9 @@ import json
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from proxy.backends import Backends
 from proxy.classify.features import extract
@@ -18,8 +19,9 @@ from proxy.resolve import model_ids, resolve_model
 from supervisor.config import Config
 
 
-def build_router(config: Config) -> APIRouter:
-    router = APIRouter()
+def build_routes(config: Config) -> list[Route]:
+    """Plain Starlette routes: this is the hot path, and FastAPI's per-request dependency
+    machinery buys nothing for handlers that take the raw request."""
     keys = frozenset(config.proxy.api_keys)
     created = int(time.time())
 
@@ -33,22 +35,23 @@ def build_router(config: Config) -> APIRouter:
                 "KEY' with one of the keys in proxy.api_keys."
             )
 
-    @router.get("/v1/models")
-    async def list_models(request: Request) -> dict[str, Any]:
+    async def list_models(request: Request) -> JSONResponse:
         authenticate(request)
-        return {
-            "object": "list",
-            "data": [
-                {
-                    "id": name,
-                    "object": "model",
-                    "created": created,
-                    "owned_by": "modelyard",
-                    "modelyard": {"kind": kind},
-                }
-                for name, kind in model_ids(config)
-            ],
-        }
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": [
+                    {
+                        "id": name,
+                        "object": "model",
+                        "created": created,
+                        "owned_by": "modelyard",
+                        "modelyard": {"kind": kind},
+                    }
+                    for name, kind in model_ids(config)
+                ],
+            }
+        )
 
     async def relay(request: Request, path: str, required: str | None) -> Response:
         authenticate(request)
@@ -81,15 +84,17 @@ def build_router(config: Config) -> APIRouter:
             base_url = await backends.ensure(server)
             return await forward(request.app.state.upstream, base_url + path, body, headers)
 
-    @router.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Response:
         return await relay(request, "/v1/chat/completions", required="messages")
 
-    @router.post("/v1/completions")
     async def completions(request: Request) -> Response:
         return await relay(request, "/v1/completions", required=None)
 
-    return router
+    return [
+        Route("/v1/models", list_models, methods=["GET"]),
+        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/v1/completions", completions, methods=["POST"]),
+    ]
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
