@@ -24,46 +24,41 @@ def error_body(message: str, type_: str, code: str, **extra: Any) -> dict[str, A
     return {"error": {"message": message, "type": type_, "param": None, "code": code, **extra}}
 
 
+def _details(exc: Exception) -> dict[str, Any]:
+    """Fields beyond OpenAI's four that a caller acts on (the admin client reads them back)."""
+    if isinstance(exc, StartFailedError):
+        return {
+            "server": exc.name,
+            "reason": exc.reason,
+            "exit_code": exc.exit_code,
+            "log_tail": exc.log_tail,
+        }
+    if isinstance(exc, CapacityError):
+        return {"server": exc.name, "reason": exc.reason, "retry_after": exc.retry_after}
+    return {}
+
+
+# error class -> (status, OpenAI error type, code)
+_ERRORS: dict[type[Exception], tuple[int, str, str]] = {
+    UnknownServerError: (404, "invalid_request_error", "server_not_found"),
+    StartFailedError: (503, "server_error", "server_start_failed"),
+    CapacityError: (503, "server_error", "capacity_unavailable"),
+    NoFreePortError: (503, "server_error", "no_free_port"),
+    EngineCallError: (409, "invalid_request_error", "engine_refused"),
+}
+
+
+async def _handle(request: Request, exc: Exception) -> JSONResponse:
+    status, type_, code = next(v for k, v in _ERRORS.items() if isinstance(exc, k))
+    retry_after = getattr(exc, "retry_after", None)
+    headers = {"retry-after": str(int(retry_after))} if retry_after else {}
+    body = error_body(str(exc), type_, code, **_details(exc))
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 def add_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(UnknownServerError)
-    async def _unknown(request: Request, exc: UnknownServerError) -> JSONResponse:
-        body = error_body(str(exc), "invalid_request_error", "server_not_found")
-        return JSONResponse(body, status_code=404)
-
-    @app.exception_handler(StartFailedError)
-    async def _failed(request: Request, exc: StartFailedError) -> JSONResponse:
-        body = error_body(
-            str(exc),
-            "server_error",
-            "server_start_failed",
-            server=exc.name,
-            reason=exc.reason,
-            exit_code=exc.exit_code,
-            log_tail=exc.log_tail,
-        )
-        return JSONResponse(body, status_code=503)
-
-    @app.exception_handler(CapacityError)
-    async def _capacity(request: Request, exc: CapacityError) -> JSONResponse:
-        body = error_body(
-            str(exc),
-            "server_error",
-            "capacity_unavailable",
-            server=exc.name,
-            reason=exc.reason,
-            retry_after=exc.retry_after,
-        )
-        headers = {"retry-after": str(int(exc.retry_after))} if exc.retry_after else {}
-        return JSONResponse(body, status_code=503, headers=headers)
-
-    @app.exception_handler(NoFreePortError)
-    async def _no_port(request: Request, exc: NoFreePortError) -> JSONResponse:
-        return JSONResponse(error_body(str(exc), "server_error", "no_free_port"), status_code=503)
-
-    @app.exception_handler(EngineCallError)
-    async def _engine(request: Request, exc: EngineCallError) -> JSONResponse:
-        body = error_body(str(exc), "invalid_request_error", "engine_refused")
-        return JSONResponse(body, status_code=409)
+    for error in _ERRORS:
+        app.add_exception_handler(error, _handle)
 
 
 def build_router() -> APIRouter:

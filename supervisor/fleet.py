@@ -115,10 +115,11 @@ class Fleet:
             )
             for d in self._devices
         ]
+        residents = self.residents()
         for d in table:
             self.metrics.total.labels(d.key).set(d.total)
             self.metrics.used.labels(d.key).set(d.used)
-            self.metrics.planned.labels(d.key).set(capacity.planned(d.key, self.residents()))
+            self.metrics.planned.labels(d.key).set(capacity.planned(d.key, residents))
         return table
 
     def residents(self, exclude: str | None = None) -> list[Resident]:
