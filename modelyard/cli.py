@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 
 from modelyard import profile
 from modelyard.stack import ListenError, run_stack
+from proxy import cli as proxy_cli
 from supervisor import cli as admin
 from supervisor import paths, tiny_models
 from supervisor.budgets import never_fit_problems
@@ -41,6 +42,7 @@ for command in (
     admin.unpin,
     admin.gpus,
     admin.logs,
+    proxy_cli.route,
 ):
     app.command()(command)
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from aiohttp import ClientSession
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from proxy.backends import Backends
+from proxy.classify.classifier import Classifier
+from proxy.classify.embedding import load_embedder
+from proxy.classify.triage import LlmTriage
 from proxy.errors import ProxyError, handle_http_exception, handle_proxy_error
 from proxy.forward import upstream_session
 from proxy.routes import build_routes
@@ -26,7 +30,8 @@ def create_app(config: Config) -> Starlette:
             AdminClient(config.supervisor_url()) as admin,
         ):
             app.state.upstream = upstream
-            app.state.backends = Backends(admin)
+            app.state.backends = backends = Backends(admin)
+            app.state.classifier = build_classifier(config, backends, upstream)
             yield
 
     return Starlette(
@@ -37,3 +42,15 @@ def create_app(config: Config) -> Starlette:
         },
         lifespan=lifespan,
     )
+
+
+def build_classifier(
+    config: Config, backends: Backends | None = None, upstream: ClientSession | None = None
+) -> Classifier:
+    """Loads the embedder now, at start, so no request waits for it."""
+    settings = config.classifier
+    embedder = load_embedder(settings.embedder, settings.embedder_model)
+    triage = None
+    if settings.triage is not None and backends is not None and upstream is not None:
+        triage = LlmTriage(config, backends, upstream)
+    return Classifier(settings, embedder, triage)

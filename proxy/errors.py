@@ -4,7 +4,10 @@
     ├── BadRequestError     400    malformed JSON, missing or wrong fields
     ├── AuthenticationError 401    missing or wrong API key
     ├── ModelNotFoundError  404    `model` names no server, route or alias
+    ├── UnsupportedInputError 400  no server in the chain takes the request's inputs
     └── UnavailableError    503    the chosen server cannot be started or reached
+
+    ClassifierSetupError           at start: a configured embedder cannot be loaded
 
 Supervisor errors are translated into this tree once, in proxy.upstream.
 """
@@ -48,6 +51,10 @@ class BadRequestError(ProxyError):
     code = "invalid_request"
 
 
+class UnsupportedInputError(BadRequestError):
+    code = "unsupported_input"
+
+
 class AuthenticationError(ProxyError):
     status = 401
     type = "authentication_error"
@@ -64,6 +71,10 @@ class UnavailableError(ProxyError):
     status = 503
     type = "server_error"
     code = "model_unavailable"
+
+
+class ClassifierSetupError(Exception):
+    """The proxy cannot start: the classifier's configured embedder is missing or broken."""
 
 
 async def handle_proxy_error(request: Request, exc: Exception) -> JSONResponse:

@@ -11,12 +11,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from proxy.backends import Backends
-from proxy.classify.features import extract
-from proxy.classify.language import detect
-from proxy.errors import AuthenticationError, BadRequestError
+from proxy.classify.features import CHAT, COMPLETIONS, SPEECH, TRANSCRIPTIONS, TRANSLATIONS
+from proxy.errors import AuthenticationError, BadRequestError, UnsupportedInputError
 from proxy.forward import UpstreamRefusedError, forward
-from proxy.resolve import model_ids, resolve_model
+from proxy.resolve import model_ids
+from proxy.routing import Routed, describe, route
+from proxy.validate import check_chat, check_completion
 from supervisor.config import Config
+
+ENDPOINTS = (CHAT, COMPLETIONS, TRANSCRIPTIONS, TRANSLATIONS, SPEECH)
 
 
 def build_routes(config: Config) -> list[Route]:
@@ -53,27 +56,37 @@ def build_routes(config: Config) -> list[Route]:
             }
         )
 
-    async def relay(request: Request, path: str, required: str | None) -> Response:
+    async def decide(request: Request, endpoint: str, payload: dict[str, Any]) -> Routed:
+        if endpoint == CHAT:
+            check_chat(payload)
+        elif endpoint == COMPLETIONS:
+            check_completion(payload)
+        return await route(config, request.app.state.classifier, endpoint, payload)
+
+    async def relay(request: Request, path: str) -> Response:
         authenticate(request)
         payload = await _json_object(request)
-        if required is not None:
-            _require_list(payload, required)
-        model = payload.get("model")
-        if model is not None and not isinstance(model, str):
-            raise BadRequestError("'model' must be a string.", param="model")
-        resolution = resolve_model(config, model)
-        server = resolution.server
+        routed = await decide(request, path, payload)
+        plan = routed.plan
+        if not plan.candidates:
+            raise UnsupportedInputError(
+                f"No server in the {plan.route or plan.requested!r} chain can take this "
+                "request: "
+                + "; ".join(f"{server} {why}" for server, why in plan.skipped)
+                + ". POST /route shows the decision.",
+                param="messages" if path == CHAT else None,
+            )
+        server = plan.server
         backends: Backends = request.app.state.backends
         payload["model"] = config.served_name(server)
         body = json.dumps(payload).encode()
-        features = extract(path, payload)
         headers = {
             "x-modelyard-model": server,
-            "x-modelyard-intent": resolution.intent or "none",
-            "x-modelyard-language": features.language_hint or detect(features.text).code,
+            "x-modelyard-intent": plan.intent or "none",
+            "x-modelyard-language": routed.language.code,
         }
-        if resolution.route:
-            headers["x-modelyard-route"] = resolution.route
+        if plan.route:
+            headers["x-modelyard-route"] = plan.route
         base_url = await backends.ensure(server)
         try:
             return await forward(request.app.state.upstream, base_url + path, body, headers)
@@ -85,15 +98,28 @@ def build_routes(config: Config) -> list[Route]:
             return await forward(request.app.state.upstream, base_url + path, body, headers)
 
     async def chat_completions(request: Request) -> Response:
-        return await relay(request, "/v1/chat/completions", required="messages")
+        return await relay(request, CHAT)
 
     async def completions(request: Request) -> Response:
-        return await relay(request, "/v1/completions", required=None)
+        return await relay(request, COMPLETIONS)
+
+    async def route_decision(request: Request) -> JSONResponse:
+        """The decision for a request body, without forwarding it."""
+        authenticate(request)
+        endpoint = request.query_params.get("endpoint", CHAT)
+        if endpoint not in ENDPOINTS:
+            raise BadRequestError(
+                f"Unknown endpoint {endpoint!r}; one of: {', '.join(ENDPOINTS)}.",
+                param="endpoint",
+            )
+        payload = await _json_object(request)
+        return JSONResponse(describe(await decide(request, endpoint, payload)))
 
     return [
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/completions", completions, methods=["POST"]),
+        Route("/route", route_decision, methods=["POST"]),
     ]
 
 
@@ -106,9 +132,3 @@ async def _json_object(request: Request) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise BadRequestError("The request body must be a JSON object.")
     return payload
-
-
-def _require_list(payload: dict[str, Any], field: str) -> None:
-    value = payload.get(field)
-    if not isinstance(value, list) or not value:
-        raise BadRequestError(f"'{field}' must be a non-empty array.", param=field)

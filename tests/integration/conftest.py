@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.stack import Stack, running_stack, stack_config
+from tests.integration.stack import Stack, fake_server, running_stack, stack_config
 
 # A server whose command exits at once, as a model with missing weights would.
 BROKEN = {
@@ -24,6 +24,9 @@ BROKEN = {
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("stack")
-    config = stack_config(tmp / "state", extra_servers={"broken": BROKEN})
+    # "oracle" answers every chat with "tts": the classifier's triage stage needs an LLM that
+    # names intents, which the tiny random-weight models cannot (fake_vllm's docstring).
+    extra = {"broken": BROKEN, "oracle": fake_server("--chat-reply", "tts", gpu_memory_gb=0.1)}
+    config = stack_config(tmp / "state", extra_servers=extra)
     with running_stack(tmp, config, check_exit=True) as running:
         yield running

@@ -5,10 +5,13 @@ A test double, used only where real vLLM cannot show the behaviour here:
   so `/sleep`, `/wake_up` and `/is_sleeping` follow vLLM's documented API instead;
 - failures on cue: dying N seconds after becoming ready, or going silent (health stops
   answering while the process lives), which a real server does only by accident.
-It also serves `/metrics` with vLLM's gauge names and a minimal `/v1/completions`.
+It also serves `/metrics` with vLLM's gauge names and a minimal `/v1/completions`, and, with
+`--chat-reply WORD`, a `/v1/chat/completions` that answers WORD: an LLM that reliably names
+an intent for the classifier's triage stage, which the tiny random-weight models cannot be.
 Standard library only, so it starts in milliseconds.
 
     python fake_vllm.py --port P [--die-after S] [--hang-after S] [--exit-code N] [--busy]
+                        [--chat-reply WORD]
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ class State:
     sleeping = False
     served = 0
     hang_at: float | None = None
+    chat_reply: str | None = None
 
 
 def handler(state: State) -> type[BaseHTTPRequestHandler]:
@@ -82,6 +86,17 @@ def handler(state: State) -> type[BaseHTTPRequestHandler]:
                         "choices": [{"index": 0, "text": "ok", "finish_reason": "stop"}],
                     },
                 )
+            elif path == "/v1/chat/completions" and state.chat_reply is not None:
+                state.served += 1
+                message = {"role": "assistant", "content": state.chat_reply}
+                self.reply(
+                    200,
+                    {
+                        "object": "chat.completion",
+                        "model": body.get("model"),
+                        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                    },
+                )
             else:
                 self.reply(404, {"error": {"message": "not found"}})
 
@@ -95,9 +110,11 @@ def main() -> None:
     parser.add_argument("--hang-after", type=float, default=None)
     parser.add_argument("--exit-code", type=int, default=7)
     parser.add_argument("--busy", action="store_true", help="report one request running")
+    parser.add_argument("--chat-reply", default=None, help="answer every chat with this text")
     args = parser.parse_args()
     state = State()
     state.busy = args.busy
+    state.chat_reply = args.chat_reply
     if args.hang_after is not None:
         state.hang_at = time.monotonic() + args.hang_after
     server = ThreadingHTTPServer(("127.0.0.1", args.port), handler(state))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,13 @@ import pytest
 import yaml
 
 from supervisor import paths
-from supervisor.config import load_config, parse_config
+from supervisor.config import (
+    IntentSpec,
+    _with_default_intents,
+    default_intents,
+    load_config,
+    parse_config,
+)
 from supervisor.errors import ConfigError
 
 ROOT = paths.project_root()
@@ -17,10 +24,18 @@ SHIPPED = [ROOT / "servers.yaml", *sorted((ROOT / "profiles").glob("*.yaml"))]
 
 
 def minimal() -> dict[str, Any]:
+    """Two servers and a route for each shipped intent."""
     return {
         "supervisor": {"defaults": {"command": ["serve", "{model}", "--port", "{port}"]}},
         "servers": {"a": {"model": "m-a"}, "b": {"model": "m-b"}},
-        "routes": {"agent": ["a", "b"]},
+        "routes": {
+            "agent": ["a", "b"],
+            "tts": ["a"],
+            "stt": ["a"],
+            "avatar": ["b"],
+            "multimodal": ["b"],
+            "video": ["b"],
+        },
         "aliases": {"gpt-4o": "agent"},
     }
 
@@ -36,7 +51,9 @@ def problems_of(data: dict[str, Any]) -> list[tuple[str, str]]:
 def test_every_shipped_config_validates(path: Path) -> None:
     config = load_config(path)
     assert config.servers
-    assert config.proxy.default_route in config.routes
+    assert config.classifier.default in config.classifier.intents
+    for intent in default_intents():
+        assert config.intent_route(intent) in config.routes, intent
 
 
 def test_minimal_config_gets_defaults() -> None:
@@ -110,10 +127,10 @@ def test_names_must_not_mean_two_things() -> None:
     assert "routes.b" in paths_
 
 
-def test_default_route_must_exist() -> None:
+def test_proxy_default_route_is_gone() -> None:
     data = minimal()
-    data["proxy"] = {"default_route": "chat"}
-    assert problems_of(data) == [("proxy.default_route", "unknown route 'chat'")]
+    data["proxy"] = {"default_route": "agent"}
+    assert [p for p, _ in problems_of(data)] == ["proxy.default_route"]
 
 
 def test_unknown_placeholder_in_command() -> None:
@@ -153,3 +170,199 @@ def test_non_mapping_top_level(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(["a", "b"]))
     with pytest.raises(ConfigError, match=str(path)):
         load_config(path)
+
+
+# The classifier section: intents are data, merged over the shipped ones, cross-checked
+# against routes, servers and aliases at load time.
+
+
+def with_classifier(**classifier: Any) -> dict[str, Any]:
+    data = minimal()
+    data["classifier"] = classifier
+    return data
+
+
+def test_minimal_config_gets_the_shipped_intents() -> None:
+    settings = parse_config(minimal()).classifier
+    assert list(settings.intents) == ["agent", "tts", "stt", "avatar", "multimodal", "video"]
+    assert (settings.default, settings.threshold, settings.embedder, settings.triage) == (
+        "agent",
+        0.3,
+        "none",
+        None,
+    )
+    tts, stt = settings.intents["tts"], settings.intents["stt"]
+    assert (tts.outputs, tts.endpoints) == (["audio"], ["/v1/audio/speech"])
+    assert (stt.requires, stt.accepts) == (["audio"], ["text", "audio"])
+    assert "aloud" in tts.cues
+
+
+def test_every_shipped_intent_is_valid_on_its_own() -> None:
+    for name, spec in default_intents().items():
+        intent = IntentSpec.model_validate(spec)
+        assert intent.description, name
+        assert intent.examples, name
+
+
+def test_intent_route_defaults_to_its_name() -> None:
+    assert IntentSpec().route_name("legal") == "legal"
+    assert IntentSpec(route="agent").route_name("legal") == "agent"
+    assert (IntentSpec().accepts, IntentSpec().outputs) == (["text"], ["text"])
+
+
+def test_user_intent_is_added_after_the_shipped_ones() -> None:
+    data = with_classifier(intents={"legal": {"route": "agent", "cues": ["contract"]}})
+    intents = parse_config(data).classifier.intents
+    assert list(intents)[-1] == "legal"
+    assert len(intents) == 7
+    assert intents["legal"].cues == ["contract"]
+
+
+def test_user_intent_replaces_a_shipped_one_by_name() -> None:
+    data = with_classifier(intents={"tts": {"cues": ["aloud"]}})
+    intents = parse_config(data).classifier.intents
+    assert list(intents).index("tts") == 1
+    assert intents["tts"].cues == ["aloud"]
+    assert intents["tts"].endpoints == []
+
+
+def test_intent_with_an_unknown_route_fails_at_load() -> None:
+    data = with_classifier(intents={"legal": {"cues": ["contract"]}})
+    assert problems_of(data) == [
+        (
+            "classifier.intents.legal.route",
+            "unknown route 'legal': add routes.legal or set this intent's route",
+        )
+    ]
+    data = with_classifier(intents={"legal": {"route": "law"}})
+    ((path, message),) = problems_of(data)
+    assert path == "classifier.intents.legal.route"
+    assert "'law'" in message
+
+
+def test_shipped_intent_without_its_route_is_left_out() -> None:
+    # a text-only deployment needs no video route; a declared intent does (test above)
+    data = minimal()
+    del data["routes"]["video"]
+    assert "video" not in parse_config(data).classifier.intents
+
+
+def test_declaring_a_shipped_intent_makes_its_route_required() -> None:
+    data = with_classifier(intents={"video": {"accepts": ["text", "video"]}})
+    del data["routes"]["video"]
+    assert [p for p, _ in problems_of(data)] == ["classifier.intents.video.route"]
+
+
+def test_null_removes_a_shipped_intent() -> None:
+    data = with_classifier(intents={"avatar": None})
+    del data["routes"]["avatar"]
+    intents = parse_config(data).classifier.intents
+    assert "avatar" not in intents
+    assert list(intents) == ["agent", "tts", "stt", "multimodal", "video"]
+
+
+def test_without_default_intents_the_config_must_give_them() -> None:
+    data = with_classifier(default_intents=False)
+    assert problems_of(data) == [("classifier.default", "unknown intent 'agent'")]
+    data = with_classifier(default_intents=False, intents={"agent": {"cues": ["code"]}})
+    data["routes"] = {"agent": ["a"]}
+    intents = parse_config(data).classifier.intents
+    assert list(intents) == ["agent"]
+    assert intents["agent"].cues == ["code"]
+
+
+def test_unknown_default_intent() -> None:
+    assert problems_of(with_classifier(default="chat")) == [
+        ("classifier.default", "unknown intent 'chat'")
+    ]
+
+
+def test_default_may_be_a_user_intent() -> None:
+    data = with_classifier(default="legal", intents={"legal": {"route": "agent"}})
+    assert parse_config(data).classifier.default == "legal"
+
+
+def test_triage_must_name_a_server() -> None:
+    assert problems_of(with_classifier(triage="phi-3")) == [
+        ("classifier.triage", "unknown server 'phi-3'")
+    ]
+    assert parse_config(with_classifier(triage="b")).classifier.triage == "b"
+
+
+def test_triage_naming_a_route_is_not_a_server() -> None:
+    assert [p for p, _ in problems_of(with_classifier(triage="agent"))] == ["classifier.triage"]
+
+
+def test_intent_named_like_a_server_clashes() -> None:
+    data = with_classifier(intents={"a": {"route": "agent"}})
+    assert problems_of(data) == [("classifier.intents.a", "name is already a server")]
+
+
+def test_intent_named_like_an_alias_clashes() -> None:
+    data = with_classifier(intents={"gpt-4o": {"route": "agent"}})
+    assert problems_of(data) == [("classifier.intents.gpt-4o", "name is already an alias")]
+
+
+def test_intent_named_like_another_route_clashes() -> None:
+    # `model: fast` would mean the intent (and the agent chain) while /v1/models lists
+    # `fast` as the route with its own chain.
+    data = with_classifier(intents={"fast": {"route": "agent"}})
+    data["routes"]["fast"] = ["b"]
+    assert [p for p, _ in problems_of(data)] == ["classifier.intents.fast"]
+
+
+def test_sentence_transformers_needs_a_model_path() -> None:
+    assert problems_of(with_classifier(embedder="sentence-transformers")) == [
+        ("classifier.embedder_model", "sentence-transformers needs a local model path")
+    ]
+    data = with_classifier(embedder="sentence-transformers", embedder_model="/models/e5")
+    assert parse_config(data).classifier.embedder_model == "/models/e5"
+
+
+@pytest.mark.parametrize("cue", [3, "", None, ["aloud"]])
+def test_malformed_cue_names_its_index(cue: Any) -> None:
+    data = with_classifier(intents={"tts": {"cues": ["aloud", "read out*", cue]}})
+    assert "classifier.intents.tts.cues[2]" in [p for p, _ in problems_of(data)]
+
+
+@pytest.mark.parametrize(
+    ("classifier", "path"),
+    [
+        ({"threshold": 1.5}, "classifier.threshold"),
+        ({"embedder": "bert"}, "classifier.embedder"),
+        ({"triage_timeout": 0}, "classifier.triage_timeout"),
+        ({"treshold": 0.5}, "classifier.treshold"),
+        ({"intents": {"tts": {"voice": "alloy"}}}, "classifier.intents.tts.voice"),
+        (
+            {"intents": {"x": {"route": "agent", "accepts": ["pdf"]}}},
+            "classifier.intents.x.accepts[0]",
+        ),
+        (
+            {"intents": {"x": {"route": "agent", "endpoints": ["/v1/x"]}}},
+            "classifier.intents.x.endpoints[0]",
+        ),
+        ({"intents": ["agent"]}, "classifier.intents"),
+    ],
+)
+def test_bad_classifier_values_name_their_path(classifier: dict[str, Any], path: str) -> None:
+    assert path in [p for p, _ in problems_of(with_classifier(**classifier))]
+
+
+def test_intent_name_must_be_a_name() -> None:
+    paths_ = [p for p, _ in problems_of(with_classifier(intents={"bad name": {"route": "agent"}}))]
+    assert [p for p in paths_ if p.startswith("classifier.intents.bad name")]
+
+
+def test_malformed_classifier_section_is_reported_not_merged() -> None:
+    data = minimal()
+    data["classifier"] = "auto"
+    assert [p for p, _ in problems_of(data)] == ["classifier"]
+
+
+def test_merging_does_not_change_the_callers_data() -> None:
+    data = with_classifier(intents={"avatar": None})
+    del data["routes"]["avatar"]
+    before = copy.deepcopy(data)
+    parse_config(data)
+    assert data == before
+    assert _with_default_intents(data)["classifier"]["intents"]["agent"]["accepts"] == ["text"]

@@ -1,12 +1,18 @@
-"""How the `model` field picks a server: auto, routes, aliases, server names, unknowns."""
+"""How the `model` field and the request's inputs pick the servers: auto, intents, routes,
+servers and aliases; chains filtered by capability and context length, with reasons."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from proxy.classify.features import Features, extract
 from proxy.errors import ModelNotFoundError
-from proxy.resolve import model_ids, resolve_model
-from supervisor.config import Config, parse_config
+from proxy.resolve import Kind, Target, model_ids, parse_model, plan, unfit
+from supervisor.config import Config, ServerSpec, parse_config
+
+IMAGE = {"type": "image_url", "image_url": {"url": "https://example.com/a.jpg"}}
 
 
 @pytest.fixture
@@ -14,55 +20,186 @@ def config() -> Config:
     return parse_config(
         {
             "supervisor": {"defaults": {"command": ["serve", "{model}"]}},
-            "proxy": {"default_route": "agent"},
-            "servers": {"big": {"model": "m1"}, "small": {"model": "m2"}, "vl": {"model": "m3"}},
-            "routes": {"agent": ["big", "small"], "video": ["vl", "small"]},
-            "aliases": {"gpt-4o": "agent", "tiny": "small"},
+            "servers": {
+                "big": {"model": "m1", "capabilities": ["text", "tools"], "max_model_len": 1000},
+                "small": {"model": "m2"},
+                "vl": {"model": "m3", "capabilities": ["text", "image", "video"]},
+                "whisper": {"model": "m4", "capabilities": ["audio_in"]},
+                "speaker": {"model": "m5", "capabilities": ["text", "audio_out"]},
+                "spare": {"model": "m6"},
+            },
+            "routes": {
+                "agent": ["big", "small"],
+                "tts": ["speaker", "big"],
+                "stt": ["whisper", "small"],
+                "avatar": ["vl"],
+                "multimodal": ["vl", "small"],
+                "video": ["vl"],
+                "fast": ["small"],
+            },
+            "aliases": {"gpt-4o": "agent", "quick": "fast", "whisper-1": "whisper"},
+            "classifier": {"intents": {"chat": {"route": "agent"}}},
         }
     )
 
 
+def chat(text: str = "hi", *parts: dict[str, Any], **extra: Any) -> Features:
+    content: Any = [*parts, {"type": "text", "text": text}] if parts else text
+    body = {"messages": [{"role": "user", "content": content}], **extra}
+    return extract("/v1/chat/completions", body)
+
+
 @pytest.mark.parametrize("model", [None, "", "auto"])
-def test_auto_means_default_route(config: Config, model: str | None) -> None:
-    r = resolve_model(config, model)
-    assert (r.route, r.candidates, r.server) == ("agent", ("big", "small"), "big")
+def test_auto_empty_or_absent(config: Config, model: str | None) -> None:
+    assert parse_model(config, model) == Target(model or "auto", "auto", None)
 
 
-def test_route_name(config: Config) -> None:
-    assert resolve_model(config, "video").candidates == ("vl", "small")
+@pytest.mark.parametrize(
+    ("model", "kind", "name"),
+    [
+        ("multimodal", "intent", "multimodal"),  # an intent that is also a route
+        ("chat", "intent", "chat"),  # an intent served by another route
+        ("fast", "route", "fast"),
+        ("vl", "server", "vl"),
+        ("quick", "route", "fast"),  # alias to a route
+        ("whisper-1", "server", "whisper"),  # alias to a server
+        ("gpt-4o", "intent", "agent"),  # alias to a route that is also an intent
+    ],
+)
+def test_parse_model_names(config: Config, model: str, kind: Kind, name: str) -> None:
+    assert parse_model(config, model) == Target(model, kind, name)
 
 
-def test_alias_to_route_and_to_server(config: Config) -> None:
-    assert resolve_model(config, "gpt-4o").route == "agent"
-    r = resolve_model(config, "tiny")
-    assert (r.route, r.server) == (None, "small")
-
-
-def test_server_name(config: Config) -> None:
-    r = resolve_model(config, "vl")
-    assert (r.candidates, r.intent) == (("vl",), "video")
-
-
-def test_intent_is_the_route(config: Config) -> None:
-    assert resolve_model(config, "gpt-4o").intent == "agent"
-    assert resolve_model(config, None).intent == "agent"
-
-
-def test_unknown_model(config: Config) -> None:
+def test_unknown_model_is_404_on_the_model_param(config: Config) -> None:
     with pytest.raises(ModelNotFoundError) as info:
-        resolve_model(config, "gpt-5")
+        parse_model(config, "gpt-5")
     body = info.value.body()["error"]
     assert (info.value.status, body["code"], body["param"]) == (404, "model_not_found", "model")
+    assert "'gpt-5'" in body["message"]
+
+
+def test_auto_uses_the_classified_intents_route(config: Config) -> None:
+    p = plan(config, parse_model(config, "auto"), chat(), intent="tts")
+    assert (p.requested, p.intent, p.route) == ("auto", "tts", "tts")
+    assert (p.candidates, p.server, p.skipped) == (("speaker", "big"), "speaker", ())
+
+
+def test_intent_uses_its_route_without_classification(config: Config) -> None:
+    p = plan(config, parse_model(config, "chat"), chat(), intent="tts")
+    assert (p.intent, p.route, p.candidates) == ("chat", "agent", ("big", "small"))
+
+
+def test_route_name_gives_the_route_and_its_intent(config: Config) -> None:
+    p = plan(config, parse_model(config, "multimodal"), chat())
+    assert (p.intent, p.route, p.candidates) == ("multimodal", "multimodal", ("vl", "small"))
+    p = plan(config, parse_model(config, "quick"), chat())
+    assert (p.requested, p.intent, p.route, p.candidates) == ("quick", None, "fast", ("small",))
+
+
+def test_server_goes_first_then_the_rest_of_its_route(config: Config) -> None:
+    p = plan(config, parse_model(config, "small"), chat())
+    assert (p.intent, p.route, p.candidates) == ("agent", "agent", ("small", "big"))
+
+
+def test_server_already_first_in_its_route_is_not_repeated(config: Config) -> None:
+    p = plan(config, parse_model(config, "big"), chat())
+    assert p.candidates == ("big", "small")
+    audio = extract("/v1/audio/transcriptions", {"model": "whisper-1"})
+    p = plan(config, parse_model(config, "whisper-1"), audio)
+    assert (p.requested, p.intent, p.route) == ("whisper-1", "stt", "stt")
+    assert (p.candidates, [s for s, _ in p.skipped]) == (("whisper",), ["small"])
+
+
+def test_server_outside_every_route_stands_alone(config: Config) -> None:
+    p = plan(config, parse_model(config, "spare"), chat())
+    assert (p.intent, p.route, p.candidates) == (None, None, ("spare",))
+
+
+def test_image_skips_a_text_only_server_and_keeps_an_image_one(config: Config) -> None:
+    p = plan(config, parse_model(config, "auto"), chat("what is this?", IMAGE), "multimodal")
+    assert p.candidates == ("vl",)
+    ((server, why),) = p.skipped
+    assert server == "small"
+    assert "image" in why and "capabilities: text" in why
+
+
+def test_tools_need_the_tools_capability(config: Config) -> None:
+    tools = [{"type": "function", "function": {"name": "f"}}]
+    p = plan(config, parse_model(config, "agent"), chat("call f", tools=tools))
+    assert p.candidates == ("big",)
+    assert [s for s, _ in p.skipped] == ["small"]
+    assert "tools" in p.skipped[0][1]
+
+
+def test_a_prompt_longer_than_the_context_is_skipped(config: Config) -> None:
+    long = chat("x" * 2000, max_tokens=501)  # 500 prompt tokens at least, plus 501
+    p = plan(config, parse_model(config, "agent"), long)
+    assert p.candidates == ("small",)
+    ((server, why),) = p.skipped
+    assert server == "big"
+    assert "1001" in why and "max_model_len of 1000" in why
+
+
+def test_a_prompt_that_just_fits_the_context_is_kept(config: Config) -> None:
+    fits = chat("x" * 2000, max_tokens=500)
+    assert plan(config, parse_model(config, "agent"), fits).candidates == ("big", "small")
+
+
+def test_nothing_fits_gives_no_candidates_and_every_reason(config: Config) -> None:
+    p = plan(config, parse_model(config, "fast"), chat("a picture", IMAGE, tools=[{"x": 1}]))
+    assert p.candidates == ()
+    assert [s for s, _ in p.skipped] == ["small"]
+    assert "image, tools" in p.skipped[0][1]
+
+
+@pytest.mark.parametrize("endpoint", ["/v1/audio/transcriptions", "/v1/audio/translations"])
+def test_transcription_needs_audio_in(config: Config, endpoint: str) -> None:
+    p = plan(config, parse_model(config, "stt"), extract(endpoint, {"model": "stt"}))
+    assert p.candidates == ("whisper",)
+    assert p.skipped[0][0] == "small" and "audio_in" in p.skipped[0][1]
+
+
+def test_speech_needs_audio_out(config: Config) -> None:
+    features = extract("/v1/audio/speech", {"input": "hello", "voice": "alloy"})
+    p = plan(config, parse_model(config, "tts"), features)
+    assert p.candidates == ("speaker",)
+    assert p.skipped[0][0] == "big" and "audio_out" in p.skipped[0][1]
+
+
+def test_chat_needs_text(config: Config) -> None:
+    why = unfit(config.servers["whisper"], chat())
+    assert why == "cannot take text (capabilities: audio_in)"
+
+
+def test_unfit_is_none_for_a_server_that_can(config: Config) -> None:
+    assert unfit(config.servers["vl"], chat("what is this?", IMAGE)) is None
+
+
+def test_context_limit_counts_four_chars_a_token() -> None:
+    spec = ServerSpec(model="m", max_model_len=10)
+    assert unfit(spec, Features("/v1/completions", prompt_chars=43)) is None  # 10 tokens
+    assert unfit(spec, Features("/v1/completions", prompt_chars=44)) is not None  # 11
+    assert unfit(spec, Features("/v1/completions", prompt_chars=4, max_tokens=10)) is not None
 
 
 def test_model_ids_lists_every_name(config: Config) -> None:
-    assert dict(model_ids(config)) == {
-        "auto": "auto",
-        "big": "server",
-        "small": "server",
-        "vl": "server",
-        "agent": "route",
-        "video": "route",
-        "gpt-4o": "alias",
-        "tiny": "alias",
-    }
+    assert model_ids(config) == [
+        ("auto", "auto"),
+        ("big", "server"),
+        ("small", "server"),
+        ("vl", "server"),
+        ("whisper", "server"),
+        ("speaker", "server"),
+        ("spare", "server"),
+        ("agent", "route"),
+        ("tts", "route"),
+        ("stt", "route"),
+        ("avatar", "route"),
+        ("multimodal", "route"),
+        ("video", "route"),
+        ("fast", "route"),
+        ("chat", "intent"),
+        ("gpt-4o", "alias"),
+        ("quick", "alias"),
+        ("whisper-1", "alias"),
+    ]

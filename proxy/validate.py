@@ -1,0 +1,56 @@
+"""Request bodies checked before anything reads them, so that a malformed one gets a 400
+naming the field (`messages[1].content`) rather than a classifier crash or an upstream 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from proxy.errors import BadRequestError
+
+ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+
+
+def check_chat(payload: dict[str, Any]) -> None:
+    messages = payload.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise BadRequestError("'messages' must be a non-empty array.", param="messages")
+    for i, message in enumerate(messages):
+        where = f"messages[{i}]"
+        if not isinstance(message, dict):
+            raise BadRequestError(f"'{where}' must be an object.", param=where)
+        role = message.get("role")
+        if role not in ROLES:
+            raise BadRequestError(
+                f"'{where}.role' must be one of {', '.join(sorted(ROLES))}; got {role!r}.",
+                param=f"{where}.role",
+            )
+        if "content" not in message and role not in ("assistant", "function"):
+            raise BadRequestError(f"'{where}.content' is required.", param=f"{where}.content")
+        content = message.get("content")
+        if content is None or isinstance(content, str):
+            continue
+        if not isinstance(content, list):
+            raise BadRequestError(
+                f"'{where}.content' must be a string or an array of content parts.",
+                param=f"{where}.content",
+            )
+        for j, part in enumerate(content):
+            if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+                raise BadRequestError(
+                    f"'{where}.content[{j}]' must be an object with a string 'type'.",
+                    param=f"{where}.content[{j}]",
+                )
+
+
+def check_completion(payload: dict[str, Any]) -> None:
+    prompt = payload.get("prompt")
+    if isinstance(prompt, str) or (isinstance(prompt, list) and prompt):
+        return
+    raise BadRequestError("'prompt' must be a string or a non-empty array.", param="prompt")
+
+
+def check_model(payload: dict[str, Any]) -> str | None:
+    model = payload.get("model")
+    if model is not None and not isinstance(model, str):
+        raise BadRequestError("'model' must be a string.", param="model")
+    return model
