@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # (pipefail keeps pip's own failure; only grep's "nothing left to print" is forgiven)
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup venv engine models up test lint format unit integration bench eval clean
+.PHONY: setup venv engine models up test lint format unit integration bench eval faults clean
 
 setup: venv engine models  ## both venvs and the tiny models; a second run is a quick no-op
 
@@ -50,6 +50,9 @@ test: setup lint
 bench: setup
 	$(BIN)/python bench/skeleton.py
 	$(BIN)/python bench/swap.py
+
+faults: setup  ## the fault suite as a table: fault x outcome x served-by, fallback success
+	$(BIN)/python bench/faults.py
 
 eval: venv  ## classifier accuracy and latency on the labelled requests (eval/README.md)
 	$(BIN)/python eval/evaluate.py --split test

@@ -14,7 +14,9 @@ from proxy.classify.classifier import Classifier
 from proxy.classify.embedding import load_embedder
 from proxy.classify.triage import LlmTriage
 from proxy.errors import ProxyError, handle_http_exception, handle_proxy_error
+from proxy.fallback import Chain
 from proxy.forward import upstream_session
+from proxy.metrics import ProxyMetrics
 from proxy.routes import build_routes
 from supervisor.client import AdminClient
 from supervisor.config import Config
@@ -32,6 +34,8 @@ def create_app(config: Config) -> Starlette:
             app.state.upstream = upstream
             app.state.backends = backends = Backends(admin)
             app.state.classifier = build_classifier(config, backends, upstream)
+            app.state.metrics = metrics = ProxyMetrics()
+            app.state.chain = Chain(config, backends, upstream, metrics)
             yield
 
     return Starlette(

@@ -2,7 +2,8 @@
 
 aiohttp rather than httpx for this one hop: on this 2-core box it answered the same 16-token
 completion 1.4 ms sooner per request (median of 280, bench in docs/benchmarks.md), and this
-hop is on every request's path. Streams are relayed chunk by chunk as they arrive
+hop is on every request's path. A stream is handed over once its first chunk is in (so a
+failure before any byte can still fall back), then relayed chunk by chunk as they arrive
 (`iter_any`), never buffered, and bytes pass untouched (no decompression). An upstream error
 status passes through with its body. If the upstream breaks after bytes of a stream have
 reached the client, the stream ends with an OpenAI-shaped error event and `[DONE]`, so a
@@ -11,6 +12,7 @@ client sees why it stopped rather than a silently cut stream.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -26,11 +28,18 @@ _DROP_HEADERS = frozenset(
 
 
 class UpstreamUnreachableError(UnavailableError):
+    """Nothing reached the client: safe to try again, here or down the chain."""
+
     code = "upstream_unreachable"
+    reason = "connect"
 
 
 class UpstreamRefusedError(UpstreamUnreachableError):
-    """No connection was made, so nothing was sent: always safe to try again elsewhere."""
+    """No connection was made, so nothing was sent: the remembered address may be stale."""
+
+
+class UpstreamTimeoutError(UpstreamUnreachableError):
+    reason = "timeout"
 
 
 def upstream_session(connect_timeout: float, request_timeout: float) -> aiohttp.ClientSession:
@@ -45,22 +54,34 @@ def upstream_session(connect_timeout: float, request_timeout: float) -> aiohttp.
 
 
 async def forward(
-    session: aiohttp.ClientSession, url: str, payload: bytes, headers: dict[str, str]
+    session: aiohttp.ClientSession,
+    url: str,
+    payload: bytes,
+    headers: dict[str, str],
+    first_byte_timeout: float | None = None,
 ) -> Response:
+    """The upstream's answer as a response for the client. A stream is returned only once its
+    first chunk has arrived, so a failure before the first byte raises here (and the caller
+    may fall back) instead of reaching the client as a broken stream."""
+    upstream: aiohttp.ClientResponse | None = None
     try:
-        upstream = await session.post(
-            url, data=payload, headers={"content-type": "application/json"}
-        )
-    except aiohttp.ClientConnectorError as exc:
-        raise UpstreamRefusedError(f"upstream {url} refused the connection: {exc}") from exc
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        raise UpstreamUnreachableError(
-            f"upstream {url} failed before answering: {type(exc).__name__}: {exc}"
-        ) from exc
+        async with asyncio.timeout(first_byte_timeout):
+            upstream = await session.post(
+                url, data=payload, headers={"content-type": "application/json"}
+            )
+            streaming = upstream.status == 200 and upstream.content_type == "text/event-stream"
+            first = await upstream.content.readany() if streaming else b""
+    except BaseException as exc:
+        if upstream is not None:
+            upstream.close()
+        raise _before_answer(url, exc, first_byte_timeout) from exc
     relayed = {k: v for k, v in upstream.headers.items() if k.lower() not in _DROP_HEADERS}
     relayed.update(headers)
-    if upstream.status == 200 and upstream.content_type == "text/event-stream":
-        return StreamingResponse(_relay(upstream), status_code=200, headers=relayed)
+    if streaming:
+        if not first:  # closed before a single byte: nothing was sent, like a refusal
+            upstream.close()
+            raise UpstreamUnreachableError(f"upstream {url} closed the stream before any data")
+        return StreamingResponse(_relay(upstream, first), status_code=200, headers=relayed)
     try:
         body = await upstream.read()
     except (TimeoutError, aiohttp.ClientError) as exc:
@@ -70,9 +91,26 @@ async def forward(
     return Response(body, status_code=upstream.status, headers=relayed)
 
 
-async def _relay(upstream: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+def _before_answer(url: str, exc: BaseException, first_byte_timeout: float | None) -> BaseException:
+    """What a failure before any answer means for the caller; anything else (a cancelled
+    request: the client went away) propagates as it is."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return UpstreamRefusedError(f"upstream {url} refused the connection: {exc}")
+    if isinstance(exc, TimeoutError):
+        if first_byte_timeout:
+            return UpstreamTimeoutError(f"upstream {url} sent nothing in {first_byte_timeout:g} s")
+        return UpstreamTimeoutError(f"upstream {url} timed out before answering")
+    if isinstance(exc, aiohttp.ClientError):
+        return UpstreamUnreachableError(
+            f"upstream {url} failed before answering: {type(exc).__name__}: {exc}"
+        )
+    return exc
+
+
+async def _relay(upstream: aiohttp.ClientResponse, first: bytes) -> AsyncIterator[bytes]:
     finished = False
     try:
+        yield first
         async for chunk in upstream.content.iter_any():
             yield chunk
         finished = True

@@ -10,10 +10,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from proxy.backends import Backends
 from proxy.classify.features import CHAT, COMPLETIONS, SPEECH, TRANSCRIPTIONS, TRANSLATIONS
 from proxy.errors import AuthenticationError, BadRequestError, UnsupportedInputError
-from proxy.forward import UpstreamRefusedError, forward
+from proxy.fallback import Chain
 from proxy.resolve import model_ids
 from proxy.routing import Routed, describe, route
 from proxy.validate import check_chat, check_completion
@@ -76,26 +75,13 @@ def build_routes(config: Config) -> list[Route]:
                 + ". POST /route shows the decision.",
                 param="messages" if path == CHAT else None,
             )
-        server = plan.server
-        backends: Backends = request.app.state.backends
-        payload["model"] = config.served_name(server)
-        body = json.dumps(payload).encode()
         headers = {
-            "x-modelyard-model": server,
             "x-modelyard-intent": plan.intent or "none",
             "x-modelyard-language": routed.language.code,
+            "x-modelyard-route": plan.route or "none",
         }
-        if plan.route:
-            headers["x-modelyard-route"] = plan.route
-        base_url = await backends.ensure(server)
-        try:
-            return await forward(request.app.state.upstream, base_url + path, body, headers)
-        except UpstreamRefusedError:
-            # The remembered address went away (stopped, crashed, restarted elsewhere):
-            # nothing was sent, so ask the supervisor again and send once more.
-            backends.forget(server)
-            base_url = await backends.ensure(server)
-            return await forward(request.app.state.upstream, base_url + path, body, headers)
+        chain: Chain = request.app.state.chain
+        return await chain.send(plan, path, payload, headers)
 
     async def chat_completions(request: Request) -> Response:
         return await relay(request, CHAT)
@@ -115,8 +101,12 @@ def build_routes(config: Config) -> list[Route]:
         payload = await _json_object(request)
         return JSONResponse(describe(await decide(request, endpoint, payload)))
 
+    async def metrics(request: Request) -> Response:
+        return Response(request.app.state.metrics.render(), media_type="text/plain; version=0.0.4")
+
     return [
         Route("/v1/models", list_models, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/completions", completions, methods=["POST"]),
         Route("/route", route_decision, methods=["POST"]),

@@ -88,10 +88,37 @@ class SupervisorSettings(_Strict):
         return value
 
 
+RetryOn = Literal["connect", "timeout", "5xx", "429"]
+
+
+class RetryPolicy(_Strict):
+    """How hard to try one server before moving down the chain."""
+
+    attempts: Annotated[int, Field(ge=1)] = 2  # tries on one server, the first included
+    backoff_initial: Seconds = 0.1
+    backoff_max: Seconds = 2.0
+    jitter: Annotated[float, Field(ge=0, le=1)] = 0.5  # +- this fraction of each wait
+    retry_on: list[RetryOn] = ["connect", "timeout", "5xx", "429"]
+    # Give up on a server that sends no byte (headers and first chunk) within this long.
+    first_byte_timeout: Seconds | None = None
+
+
+class CooldownSettings(_Strict):
+    """The circuit breaker: a server that fails `failures` times within `window` seconds is
+    skipped for `period` seconds, then let through once (half-open) to prove itself."""
+
+    failures: Annotated[int, Field(ge=1)] = 3
+    window: Seconds = 30.0
+    period: Seconds = 30.0
+
+
 class ProxySettings(_Strict):
     host: str = "127.0.0.1"
     port: Port = 4000
     supervisor_url: str | None = None
+    retry: RetryPolicy = RetryPolicy()
+    route_retry: dict[Name, RetryPolicy] = {}  # per route; a server's own `retry` wins
+    cooldown: CooldownSettings = CooldownSettings()
     connect_timeout: Seconds = 5.0
     request_timeout: Seconds = 600.0
     api_keys: list[str] = []
@@ -159,6 +186,7 @@ class ServerSpec(_Strict):
     tensor_parallel_size: Annotated[int, Field(ge=1)] = 1
     capabilities: list[Capability] = ["text"]
     max_model_len: Annotated[int, Field(gt=0)] | None = None
+    retry: RetryPolicy | None = None  # overrides the route's and the proxy's
 
 
 class Config(_Strict):
@@ -168,6 +196,12 @@ class Config(_Strict):
     routes: dict[Name, Annotated[list[str], Field(min_length=1)]] = {}
     aliases: dict[Name, str] = {}
     classifier: ClassifierSettings = ClassifierSettings()
+
+    def retry_policy(self, route: str | None, server: str) -> RetryPolicy:
+        own = self.servers[server].retry
+        if own is not None:
+            return own
+        return self.proxy.route_retry.get(route or "", self.proxy.retry)
 
     def intent_route(self, intent: str) -> str:
         return self.classifier.intents[intent].route_name(intent)
@@ -265,6 +299,9 @@ def cross_reference_problems(config: Config) -> list[tuple[str, str]]:
             problems.append((f"aliases.{alias}", f"{target!r} is neither a server nor a route"))
     problems += _name_clashes(config)
     problems += _classifier_problems(config)
+    for route in config.proxy.route_retry:
+        if route not in routes:
+            problems.append((f"proxy.route_retry.{route}", f"unknown route {route!r}"))
     default_command = config.supervisor.defaults.command
     for name, spec in servers.items():
         if spec.gpu_memory_gb is not None and spec.gpu_memory_fraction is not None:

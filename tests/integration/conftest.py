@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 
 import pytest
 
+from tests.integration.faults import BROKEN, FAULT_ROUTES, FAULTY
 from tests.integration.stack import Stack, fake_server, running_stack, stack_config
-
-# A server whose command exits at once, as a model with missing weights would.
-BROKEN = {
-    "model": "missing-weights",
-    "command": [
-        sys.executable,
-        "-c",
-        "import sys; print('boom: weights not found', flush=True); sys.exit(3)",
-    ],
-    "startup_timeout": 60,
-}
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +15,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("stack")
     # "oracle" answers every chat with "tts": the classifier's triage stage needs an LLM that
     # names intents, which the tiny random-weight models cannot (fake_vllm's docstring).
-    extra = {"broken": BROKEN, "oracle": fake_server("--chat-reply", "tts", gpu_memory_gb=0.1)}
+    extra = {
+        "broken": BROKEN,
+        "oracle": fake_server("--chat-reply", "tts", gpu_memory_gb=0.1),
+        **FAULTY,
+    }
     config = stack_config(tmp / "state", extra_servers=extra)
+    config["routes"].update(FAULT_ROUTES)
+    # a window longer than the session: a test's three failures trip the breaker however
+    # long vLLM takes to start in between
+    config["proxy"]["cooldown"] = {"failures": 3, "window": 3600, "period": 3600}
     with running_stack(tmp, config, check_exit=True) as running:
         yield running

@@ -8,10 +8,12 @@ A test double, used only where real vLLM cannot show the behaviour here:
 It also serves `/metrics` with vLLM's gauge names and a minimal `/v1/completions`, and, with
 `--chat-reply WORD`, a `/v1/chat/completions` that answers WORD: an LLM that reliably names
 an intent for the classifier's triage stage, which the tiny random-weight models cannot be.
+For the fault suite: `--fail-status N` answers every request with HTTP N, and `--ready-after S`
+keeps /health at 503 for S seconds (a slow load, to be killed mid-way).
 Standard library only, so it starts in milliseconds.
 
     python fake_vllm.py --port P [--die-after S] [--hang-after S] [--exit-code N] [--busy]
-                        [--chat-reply WORD]
+                        [--chat-reply WORD] [--fail-status N] [--ready-after S]
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class State:
     served = 0
     hang_at: float | None = None
     chat_reply: str | None = None
+    fail_status: int | None = None
+    ready_at = 0.0
 
 
 def handler(state: State) -> type[BaseHTTPRequestHandler]:
@@ -50,7 +54,8 @@ def handler(state: State) -> type[BaseHTTPRequestHandler]:
                 time.sleep(3600)  # alive but silent, like a wedged engine
             path = self.path.split("?")[0]
             if path == "/health":
-                self.reply(200, {})
+                ready = time.monotonic() >= state.ready_at
+                self.reply(200 if ready else 503, {})
             elif path == "/is_sleeping":
                 self.reply(200, {"is_sleeping": state.sleeping})
             elif path == "/metrics":
@@ -73,6 +78,9 @@ def handler(state: State) -> type[BaseHTTPRequestHandler]:
             elif path == "/wake_up":
                 state.sleeping = False
                 self.reply(200, {"status": "awake", "tags": None})
+            elif path in ("/v1/completions", "/v1/chat/completions") and state.fail_status:
+                error = {"message": "injected failure", "type": "server_error", "code": None}
+                self.reply(state.fail_status, {"error": error})
             elif path == "/v1/completions":
                 if state.sleeping:
                     self.reply(503, {"error": {"message": "asleep"}})
@@ -111,10 +119,14 @@ def main() -> None:
     parser.add_argument("--exit-code", type=int, default=7)
     parser.add_argument("--busy", action="store_true", help="report one request running")
     parser.add_argument("--chat-reply", default=None, help="answer every chat with this text")
+    parser.add_argument("--fail-status", type=int, default=None, help="answer requests so")
+    parser.add_argument("--ready-after", type=float, default=0.0, help="unhealthy until then")
     args = parser.parse_args()
     state = State()
     state.busy = args.busy
     state.chat_reply = args.chat_reply
+    state.fail_status = args.fail_status
+    state.ready_at = time.monotonic() + args.ready_after
     if args.hang_after is not None:
         state.hang_at = time.monotonic() + args.hang_after
     server = ThreadingHTTPServer(("127.0.0.1", args.port), handler(state))

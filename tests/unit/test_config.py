@@ -366,3 +366,30 @@ def test_merging_does_not_change_the_callers_data() -> None:
     parse_config(data)
     assert data == before
     assert _with_default_intents(data)["classifier"]["intents"]["agent"]["accepts"] == ["text"]
+
+
+def test_retry_policy_precedence_server_then_route_then_proxy() -> None:
+    data = minimal()
+    data["proxy"] = {"retry": {"attempts": 2}, "route_retry": {"agent": {"attempts": 3}}}
+    data["servers"]["b"]["retry"] = {"attempts": 5}
+    config = parse_config(data)
+    assert config.retry_policy("agent", "b").attempts == 5
+    assert config.retry_policy("agent", "a").attempts == 3
+    assert config.retry_policy("tts", "a").attempts == 2
+    assert config.retry_policy(None, "a").attempts == 2
+
+
+def test_route_retry_for_an_unknown_route_fails_at_load() -> None:
+    data = minimal()
+    data["proxy"] = {"route_retry": {"chat": {"attempts": 3}}}
+    assert problems_of(data) == [("proxy.route_retry.chat", "unknown route 'chat'")]
+
+
+def test_retry_and_cooldown_values_are_checked() -> None:
+    data = minimal()
+    data["proxy"] = {"retry": {"attempts": 0, "retry_on": ["4xx"]}, "cooldown": {"window": 0}}
+    assert {p for p, _ in problems_of(data)} == {
+        "proxy.retry.attempts",
+        "proxy.retry.retry_on[0]",
+        "proxy.cooldown.window",
+    }
