@@ -36,6 +36,12 @@ class AllCandidatesFailedError(UnavailableError):
     code = "all_candidates_failed"
 
 
+class ChainAtCapacityError(AllCandidatesFailedError):
+    """Every candidate was refused for lack of memory: try again later (Retry-After)."""
+
+    code = "capacity_unavailable"
+
+
 @dataclass(frozen=True)
 class Attempt:
     server: str
@@ -79,6 +85,7 @@ class Chain:
         self, plan: Plan, path: str, payload: dict[str, Any], headers: dict[str, str]
     ) -> Response:
         tried: list[Attempt] = []
+        retry_afters: list[float | None] = []
         last_failed: tuple[str, str] | None = None  # (server, reason) to label the next move
         for server in plan.candidates:
             breaker = self.breaker(server)
@@ -105,8 +112,11 @@ class Chain:
                 tried.append(Attempt(server, result.reason, result.detail))
                 self.metrics.attempts.labels(server, result.reason).inc()
                 log.warning("attempt %d on %s failed: %s", attempt, server, result.detail)
-                breaker.failed(self.clock())
                 last_failed = (server, result.reason)
+                if result.reason == "capacity":  # no room for it: not the server's fault
+                    retry_afters.append(result.retry_after)
+                    break
+                breaker.failed(self.clock())
                 if result.reason == "start" or not retry_here(policy, result.reason, attempt):
                     break
                 if not breaker.allow(self.clock()):
@@ -115,7 +125,8 @@ class Chain:
         if last_failed is not None:
             self.metrics.fallbacks.labels(last_failed[0], "none", last_failed[1]).inc()
         self.metrics.exhausted.labels(plan.route or "none").inc()
-        raise _exhausted(plan, tried, [self.breaker(s) for s in plan.candidates], self.clock())
+        breakers = [self.breaker(s) for s in plan.candidates]
+        raise _exhausted(plan, tried, breakers, retry_afters, self.clock())
 
     async def _try(
         self,
@@ -129,7 +140,7 @@ class Chain:
             base_url = await self.backends.ensure(server)
         except CapacityUnavailableError as exc:
             retry_after = parse_retry_after(exc.headers.get("retry-after"))
-            return _Failure("start", exc.message, retry_after)
+            return _Failure("capacity", exc.message, retry_after)
         except ProxyError as exc:
             return _Failure("start", exc.message)
         sent = {**headers, "x-modelyard-model": server}
@@ -156,18 +167,25 @@ def _describe(response: Response, server: str, tried: list[Attempt]) -> None:
 
 
 def _exhausted(
-    plan: Plan, tried: list[Attempt], breakers: list[Breaker], now: float
+    plan: Plan,
+    tried: list[Attempt],
+    breakers: list[Breaker],
+    retry_afters: list[float | None],
+    now: float,
 ) -> AllCandidatesFailedError:
     listing = "; ".join(f"{a.server} ({a.outcome}: {a.detail})" for a in tried)
     headers = {
         "x-modelyard-attempts": str(len(tried)),
         "x-modelyard-tried": ",".join(f"{a.server}:{a.outcome}" for a in tried),
     }
-    cooling = [b.cooling_for(now) for b in breakers]
-    if cooling and all(c > 0 for c in cooling):
-        headers["retry-after"] = str(max(1, int(min(cooling))))
-    return AllCandidatesFailedError(
+    waits = [w for w in retry_afters if w is not None]
+    waits += [c for c in (b.cooling_for(now) for b in breakers) if c > 0]
+    if waits:
+        headers["retry-after"] = str(max(1, int(min(waits))))
+    message = (
         f"No server in the {plan.route or plan.requested!r} chain could serve this request. "
-        f"Tried: {listing}.",
-        headers=headers,
+        f"Tried: {listing}."
     )
+    if tried and all(a.outcome == "capacity" for a in tried):
+        return ChainAtCapacityError(message, headers=headers)
+    return AllCandidatesFailedError(message, headers=headers)

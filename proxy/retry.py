@@ -3,9 +3,10 @@ tested without processes or sleeps.
 
 A failure has a reason: `connect` (refused or reset before an answer), `timeout` (no first
 byte in time), `5xx`, `429` (honouring its Retry-After), `start` (the supervisor could not
-start or place the server) or `client` (a 4xx other than 429: the request's fault, never
-retried, passed through). Only the reasons a policy lists are retried on the same server;
-every failure but `client` moves down the chain once the server's attempts are spent.
+start the server) or `capacity` (no memory to place it; not held against the server). A 4xx
+other than 429 is the request's fault: never retried, passed through. Only the reasons a
+policy lists are retried on the same server; every failure moves down the chain once the
+server's attempts are spent.
 """
 
 from __future__ import annotations

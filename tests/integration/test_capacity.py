@@ -51,6 +51,7 @@ def test_memory_ceiling_evicts_the_idle_cold_server_but_never_a_pinned_one(
     config = stack_config(tmp_path / "state", **CAP)
     for name in ("tiny-qwen-a", "tiny-qwen-b"):
         config["servers"][name]["gpu_memory_gb"] = 2
+    config["routes"]["solo-b"] = ["tiny-qwen-b"]  # a chain with no fallback
     with running_stack(tmp_path, config, check_exit=True) as stack:
         assert stack.cli("load", "tiny-qwen-a").returncode == 0
         assert stack.cli("pin", "tiny-qwen-a").returncode == 0
@@ -63,11 +64,19 @@ def test_memory_ceiling_evicts_the_idle_cold_server_but_never_a_pinned_one(
         assert stack.server("tiny-qwen-a")["state"] == "ready"
         through_proxy = httpx.post(
             f"{stack.proxy_url}/v1/completions",
-            json={"model": "tiny-qwen-b", "prompt": "x"},
+            json={"model": "solo-b", "prompt": "x"},
             timeout=60,
         )
         assert through_proxy.status_code == 503 and through_proxy.headers["retry-after"]
         assert through_proxy.json()["error"]["code"] == "capacity_unavailable"
+        # with a fallback in the chain (tiny-qwen-b's route goes on to tiny-qwen-a), it serves
+        served = httpx.post(
+            f"{stack.proxy_url}/v1/completions",
+            json={"model": "tiny-qwen-b", "prompt": "x", "max_tokens": 1},
+            timeout=60,
+        )
+        assert served.status_code == 200
+        assert served.headers["x-modelyard-tried"] == "tiny-qwen-b:capacity,tiny-qwen-a:ok"
 
         assert stack.cli("unpin", "tiny-qwen-a").returncode == 0
         loaded = stack.cli("load", "tiny-qwen-b")
