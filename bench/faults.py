@@ -19,7 +19,6 @@ import signal
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,8 +28,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.integration.faults import FAULT_ROUTES, FAULTY
-from tests.integration.stack import Stack, running_stack, stack_config, wait_for
+from tests.integration.faults import FAULT_ROUTES, FAULTY, kill_while_loading
+from tests.integration.stack import Stack, running_stack, stack_config
 
 Row = tuple[str, str, str, bool]  # fault, outcome, served by, as expected
 
@@ -44,20 +43,6 @@ def served(response: httpx.Response) -> Row:
     ok = response.status_code == 200
     outcome = f"{response.status_code} after {response.headers.get('x-modelyard-tried', '?')}"
     return "", outcome, response.headers.get("x-modelyard-model", "-") if ok else "-", ok
-
-
-def kill_while_loading(stack: Stack) -> httpx.Response:
-    answer: dict[str, httpx.Response] = {}
-    thread = threading.Thread(target=lambda: answer.update(r=chat(stack, "fault-load-kill")))
-    thread.start()
-    info = wait_for(
-        lambda: (s := stack.server("slowstart"))["state"] == "starting" and s["pid"] and s,
-        timeout=60,
-        what="slowstart to be loading",
-    )
-    os.kill(info["pid"], signal.SIGKILL)
-    thread.join(timeout=600)
-    return answer["r"]
 
 
 def kill_during_stream(stack: Stack) -> Row:
@@ -96,11 +81,15 @@ def main() -> None:
         config["servers"]["flaky"]["retry"] = {"attempts": 1}
         with running_stack(tmp, config, check_exit=True) as stack:
             chat(stack, "tiny-qwen-a")  # start the fallback once, outside the figures
+
+            def load_kill() -> httpx.Response:
+                return chat(stack, "fault-load-kill")
+
             before: list[tuple[str, Callable[[], Row]]] = [
                 ("crash at start", lambda: served(chat(stack, "fault-crash"))),
                 ("5xx from upstream", lambda: served(chat(stack, "fault-5xx"))),
                 ("never healthy", lambda: served(chat(stack, "fault-hang"))),
-                ("kill -9 while loading", lambda: served(kill_while_loading(stack))),
+                ("kill -9 while loading", lambda: served(kill_while_loading(stack, load_kill))),
             ]
             rows: list[Row] = []
             for name, run in before:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
+from collections.abc import Callable
 
-from tests.integration.stack import fake_server
+import httpx
+
+from tests.integration.stack import Stack, fake_server, wait_for
 
 # A server whose command exits at once, as a model with missing weights would.
 BROKEN = {
@@ -33,3 +39,19 @@ FAULT_ROUTES = {
     "fault-load-kill": ["slowstart", "tiny-qwen-a"],
     "fault-all": ["flaky", "sleeper"],
 }
+
+
+def kill_while_loading(stack: Stack, send: Callable[[], httpx.Response]) -> httpx.Response:
+    """Send a request whose primary is `slowstart`, kill -9 it while it loads, and return
+    the answer the client got."""
+    answer: dict[str, httpx.Response] = {}
+    thread = threading.Thread(target=lambda: answer.update(r=send()))
+    thread.start()
+    info = wait_for(
+        lambda: (s := stack.server("slowstart"))["state"] == "starting" and s["pid"] and s,
+        timeout=60,
+        what="slowstart to be loading",
+    )
+    os.kill(info["pid"], signal.SIGKILL)
+    thread.join(timeout=600)
+    return answer["r"]

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
-from typing import Any
 
 import httpx
 import openai
 import pytest
 
-from tests.integration.stack import Stack, wait_for
+from tests.integration.faults import kill_while_loading
+from tests.integration.stack import Stack
 
 
 def ask(stack: Stack, route: str) -> httpx.Response:
@@ -66,17 +65,7 @@ def test_a_primary_that_never_becomes_healthy_falls_back(stack: Stack) -> None:
 
 
 def test_kill_9_of_the_primary_while_it_loads_falls_back(stack: Stack) -> None:
-    answer: dict[str, Any] = {}
-    thread = threading.Thread(target=lambda: answer.update(r=ask(stack, "fault-load-kill")))
-    thread.start()
-    info = wait_for(
-        lambda: (s := stack.server("slowstart"))["state"] == "starting" and s["pid"] and s,
-        timeout=60,
-        what="slowstart to be loading",
-    )
-    os.kill(info["pid"], signal.SIGKILL)
-    thread.join(timeout=300)
-    response = answer["r"]
+    response = kill_while_loading(stack, lambda: ask(stack, "fault-load-kill"))
     assert response.status_code == 200
     assert tried(response) == ["slowstart:start", "tiny-qwen-a:ok"]
 
