@@ -13,6 +13,7 @@ from proxy.backends import Backends
 from proxy.classify.classifier import Classifier
 from proxy.classify.embedding import load_embedder
 from proxy.classify.triage import LlmTriage
+from proxy.compose import Composer
 from proxy.errors import ProxyError, handle_http_exception, handle_proxy_error
 from proxy.fallback import Chain
 from proxy.forward import upstream_session
@@ -35,7 +36,8 @@ def create_app(config: Config) -> Starlette:
             app.state.backends = backends = Backends(admin)
             app.state.classifier = build_classifier(config, backends, upstream)
             app.state.metrics = metrics = ProxyMetrics()
-            app.state.chain = Chain(config, backends, upstream, metrics)
+            app.state.chain = chain = Chain(config, backends, upstream, metrics)
+            app.state.composer = Composer(config, chain, app.state.classifier)
             yield
 
     return Starlette(

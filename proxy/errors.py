@@ -2,6 +2,7 @@
 
     ProxyError                     {"error": {"message", "type", "param", "code"}}
     ├── BadRequestError     400    malformed JSON, missing or wrong fields
+    │   └── PayloadTooLargeError 413  an audio upload over OpenAI's 25 MB
     ├── AuthenticationError 401    missing or wrong API key
     ├── ModelNotFoundError  404    `model` names no server, route or alias
     ├── UnsupportedInputError 400  no server in the chain takes the request's inputs
@@ -53,6 +54,11 @@ class BadRequestError(ProxyError):
 
 class UnsupportedInputError(BadRequestError):
     code = "unsupported_input"
+
+
+class PayloadTooLargeError(BadRequestError):
+    status = 413
+    code = "payload_too_large"
 
 
 class AuthenticationError(ProxyError):

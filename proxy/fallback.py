@@ -10,18 +10,17 @@ When no candidate can serve, the client gets a 503 that names every try.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import aiohttp
 from starlette.responses import Response
 
 from proxy.backends import Backends, CapacityUnavailableError
+from proxy.bodies import Body, Outgoing
 from proxy.errors import ProxyError, UnavailableError
 from proxy.forward import UpstreamRefusedError, UpstreamUnreachableError, forward
 from proxy.metrics import ProxyMetrics
@@ -81,9 +80,7 @@ class Chain:
             self.breakers[server] = Breaker(self.config.proxy.cooldown)
         return self.breakers[server]
 
-    async def send(
-        self, plan: Plan, path: str, payload: dict[str, Any], headers: dict[str, str]
-    ) -> Response:
+    async def send(self, plan: Plan, path: str, body: Body, headers: dict[str, str]) -> Response:
         tried: list[Attempt] = []
         retry_afters: list[float | None] = []
         last_failed: tuple[str, str] | None = None  # (server, reason) to label the next move
@@ -97,11 +94,12 @@ class Chain:
             if last_failed is not None:
                 self.metrics.fallbacks.labels(last_failed[0], server, last_failed[1]).inc()
             policy = self.config.retry_policy(plan.route, server)
-            body = json.dumps({**payload, "model": self.config.served_name(server)}).encode()
+            served_name = self.config.served_name(server)
             attempt = 0
             while True:
                 attempt += 1
-                result = await self._try(server, path, body, headers, policy.first_byte_timeout)
+                outgoing = body.render(served_name)
+                result = await self._try(server, path, outgoing, headers, policy.first_byte_timeout)
                 if isinstance(result, Response):
                     breaker.succeeded()
                     outcome = "ok" if result.status_code < 400 else "client"
@@ -132,7 +130,7 @@ class Chain:
         self,
         server: str,
         path: str,
-        body: bytes,
+        outgoing: Outgoing,
         headers: dict[str, str],
         first_byte_timeout: float | None,
     ) -> Response | _Failure:
@@ -145,7 +143,9 @@ class Chain:
             return _Failure("start", exc.message)
         sent = {**headers, "x-modelyard-model": server}
         try:
-            response = await forward(self.session, base_url + path, body, sent, first_byte_timeout)
+            response = await forward(
+                self.session, base_url + path, outgoing, sent, first_byte_timeout
+            )
         except UpstreamRefusedError as exc:
             self.backends.forget(server)  # the remembered address is stale; ask again next time
             return _Failure("connect", exc.message)

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from starlette.responses import Response, StreamingResponse
 
+from proxy.bodies import Outgoing
 from proxy.errors import UnavailableError
 
 # Hop-by-hop and framing headers are the relay's own business, not the upstream's.
@@ -56,7 +57,7 @@ def upstream_session(connect_timeout: float, request_timeout: float) -> aiohttp.
 async def forward(
     session: aiohttp.ClientSession,
     url: str,
-    payload: bytes,
+    outgoing: Outgoing,
     headers: dict[str, str],
     first_byte_timeout: float | None = None,
 ) -> Response:
@@ -66,9 +67,8 @@ async def forward(
     upstream: aiohttp.ClientResponse | None = None
     try:
         async with asyncio.timeout(first_byte_timeout):
-            upstream = await session.post(
-                url, data=payload, headers={"content-type": "application/json"}
-            )
+            sent = {"content-type": outgoing.content_type} if outgoing.content_type else None
+            upstream = await session.post(url, data=outgoing.data, headers=sent)
             streaming = upstream.status == 200 and upstream.content_type == "text/event-stream"
             first = await upstream.content.readany() if streaming else b""
     except BaseException as exc:

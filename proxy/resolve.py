@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from proxy.classify.features import (
-    CHAT,
-    COMPLETIONS,
     SPEECH,
     TRANSCRIPTIONS,
     TRANSLATIONS,
@@ -109,15 +107,22 @@ def unfit(spec: ServerSpec, features: Features) -> str | None:
     """Why this server cannot take the request, or None when it can."""
     caps = set(spec.capabilities)
     needs = []
-    if features.endpoint in (CHAT, COMPLETIONS) and "text" not in caps:
+    if features.endpoint in (TRANSCRIPTIONS, TRANSLATIONS):
+        needs.append("transcription")
+    elif features.endpoint == SPEECH:
+        needs.append("speech")
+    else:
         needs.append("text")
-    if features.endpoint in (TRANSCRIPTIONS, TRANSLATIONS) or features.audio_in:
-        needs.append("audio_in")
-    if features.endpoint == SPEECH:
-        needs.append("audio_out")
-    needs += [
-        cap for cap, wanted in (("image", features.image), ("video", features.video)) if wanted
-    ]
+        needs += [
+            cap
+            for cap, wanted in (
+                ("image", features.image),
+                ("audio_in", features.audio_in),
+                ("video", features.video),
+                ("audio_out", features.audio_out),
+            )
+            if wanted
+        ]
     if features.tools:
         needs.append("tools")
     missing = [cap for cap in needs if cap not in caps]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
@@ -10,13 +11,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from proxy.audio_form import read_audio_form, routing_payload
+from proxy.bodies import Body, JsonBody
 from proxy.classify.features import CHAT, COMPLETIONS, SPEECH, TRANSCRIPTIONS, TRANSLATIONS
+from proxy.compose import Composer, may_transcribe, wants_spoken_answer
 from proxy.errors import AuthenticationError, BadRequestError, UnsupportedInputError
-from proxy.fallback import Chain
+from proxy.fallback import AllCandidatesFailedError, Chain
 from proxy.resolve import model_ids
 from proxy.routing import Routed, describe, route
-from proxy.validate import check_chat, check_completion
+from proxy.validate import check_chat, check_completion, check_speech
 from supervisor.config import Config
+
+log = logging.getLogger("modelyard.proxy")
 
 ENDPOINTS = (CHAT, COMPLETIONS, TRANSCRIPTIONS, TRANSLATIONS, SPEECH)
 
@@ -60,13 +66,39 @@ def build_routes(config: Config) -> list[Route]:
             check_chat(payload)
         elif endpoint == COMPLETIONS:
             check_completion(payload)
+        elif endpoint == SPEECH:
+            check_speech(payload)
         return await route(config, request.app.state.classifier, endpoint, payload)
 
     async def relay(request: Request, path: str) -> Response:
         authenticate(request)
         payload = await _json_object(request)
+        return await serve(request, path, payload, JsonBody(payload))
+
+    async def relay_upload(request: Request, path: str) -> Response:
+        authenticate(request)
+        form = await read_audio_form(request)
+        return await serve(request, path, routing_payload(form), form)
+
+    async def serve(request: Request, path: str, payload: dict[str, Any], body: Body) -> Response:
         routed = await decide(request, path, payload)
         plan = routed.plan
+        headers = {
+            "x-modelyard-intent": plan.intent or "none",
+            "x-modelyard-language": routed.language.code,
+            "x-modelyard-route": plan.route or "none",
+        }
+        chain: Chain = request.app.state.chain
+        composer: Composer = request.app.state.composer
+        if wants_spoken_answer(config, routed):
+            return await composer.spoken(payload, headers)
+        if may_transcribe(config, routed):
+            if plan.candidates:
+                try:
+                    return await chain.send(plan, path, body, headers)
+                except AllCandidatesFailedError as exc:
+                    log.warning("no server heard the audio, transcribing instead: %s", exc)
+            return await composer.heard(payload, headers)
         if not plan.candidates:
             raise UnsupportedInputError(
                 f"No server in the {plan.route or plan.requested!r} chain can take this "
@@ -75,19 +107,22 @@ def build_routes(config: Config) -> list[Route]:
                 + ". POST /route shows the decision.",
                 param="messages" if path == CHAT else None,
             )
-        headers = {
-            "x-modelyard-intent": plan.intent or "none",
-            "x-modelyard-language": routed.language.code,
-            "x-modelyard-route": plan.route or "none",
-        }
-        chain: Chain = request.app.state.chain
-        return await chain.send(plan, path, payload, headers)
+        return await chain.send(plan, path, body, headers)
 
     async def chat_completions(request: Request) -> Response:
         return await relay(request, CHAT)
 
     async def completions(request: Request) -> Response:
         return await relay(request, COMPLETIONS)
+
+    async def transcriptions(request: Request) -> Response:
+        return await relay_upload(request, TRANSCRIPTIONS)
+
+    async def translations(request: Request) -> Response:
+        return await relay_upload(request, TRANSLATIONS)
+
+    async def speech(request: Request) -> Response:
+        return await relay(request, SPEECH)
 
     async def route_decision(request: Request) -> JSONResponse:
         """The decision for a request body, without forwarding it."""
@@ -109,6 +144,9 @@ def build_routes(config: Config) -> list[Route]:
         Route("/metrics", metrics, methods=["GET"]),
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/completions", completions, methods=["POST"]),
+        Route("/v1/audio/transcriptions", transcriptions, methods=["POST"]),
+        Route("/v1/audio/translations", translations, methods=["POST"]),
+        Route("/v1/audio/speech", speech, methods=["POST"]),
         Route("/route", route_decision, methods=["POST"]),
     ]
 

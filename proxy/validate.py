@@ -7,6 +7,7 @@ from typing import Any
 
 from proxy.errors import BadRequestError
 
+SPEECH_INPUT_LIMIT = 4096  # OpenAI's, for /v1/audio/speech
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
 
@@ -47,6 +48,16 @@ def check_completion(payload: dict[str, Any]) -> None:
     if isinstance(prompt, str) or (isinstance(prompt, list) and prompt):
         return
     raise BadRequestError("'prompt' must be a string or a non-empty array.", param="prompt")
+
+
+def check_speech(payload: dict[str, Any]) -> None:
+    text = payload.get("input")
+    if not isinstance(text, str) or not text.strip():
+        raise BadRequestError("'input' must be a non-empty string (the text to speak).", "input")
+    if len(text) > SPEECH_INPUT_LIMIT:
+        raise BadRequestError(
+            f"'input' is {len(text)} characters; the limit is {SPEECH_INPUT_LIMIT}.", "input"
+        )
 
 
 def check_model(payload: dict[str, Any]) -> str | None:

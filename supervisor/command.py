@@ -7,9 +7,15 @@ never shell strings, so a model path with spaces or quotes cannot turn into a co
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from pathlib import PurePath
 
 from supervisor.config import PLACEHOLDER, Config
+
+# Beside the engine venv's bin/: torchvision, torchaudio, av and soundfile with their CUDA-linked
+# .so files removed (scripts/setup-engine.sh). Only multimodal servers put it on PYTHONPATH.
+MEDIA_LIBS = "media-libs"
 
 
 @dataclass(frozen=True)
@@ -18,6 +24,8 @@ class LaunchFacts:
     port: int
     engine_python: str
     models_dir: str
+    # modelyard's own interpreter: the speech sidecars run from the project's venv, not vLLM's.
+    python: str = sys.executable
     gpu_memory_utilization: float = 0.9
     cuda_devices: tuple[int, ...] | None = None  # CUDA indices the placement chose
 
@@ -45,12 +53,15 @@ def render(config: Config, name: str, facts: LaunchFacts) -> LaunchSpec:
         "host": facts.host,
         "port": str(facts.port),
         "engine_python": facts.engine_python,
+        "python": facts.python,
+        "media_libs": str(PurePath(facts.engine_python).parent.parent / MEDIA_LIBS),
         "models_dir": facts.models_dir,
         "gpu_memory_utilization": f"{facts.gpu_memory_utilization:.4f}",
         "tensor_parallel_size": str(spec.tensor_parallel_size),
     }
     base_url = f"http://{facts.host}:{facts.port}"
-    env = {**defaults.env, **spec.env}
+    # Filled like argv, so a server can point PYTHONPATH at {media_libs} without a fixed path.
+    env = {key: fill(value, values) for key, value in {**defaults.env, **spec.env}.items()}
     if facts.cuda_devices is not None:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in facts.cuda_devices)
     health_path = spec.health_path or defaults.health_path

@@ -26,6 +26,8 @@ PLACEHOLDERS = frozenset(
         "host",
         "port",
         "engine_python",
+        "python",
+        "media_libs",
         "models_dir",
         "gpu_memory_utilization",
     }
@@ -35,7 +37,19 @@ MODEL_PLACEHOLDERS = frozenset({"models_dir"})
 # `{identifier}` only: JSON arguments such as --limit-mm-per-prompt '{"image": 8}' stay literal.
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
-Capability = Literal["text", "image", "audio_in", "audio_out", "video", "tools", "embeddings"]
+# audio_in / audio_out: chat with audio parts in, or audio in the answer. transcription: serves
+# /v1/audio/transcriptions and /translations (Whisper). speech: serves /v1/audio/speech (TTS).
+Capability = Literal[
+    "text",
+    "image",
+    "audio_in",
+    "audio_out",
+    "video",
+    "tools",
+    "embeddings",
+    "transcription",
+    "speech",
+]
 Tier = Literal["hot", "warm", "cold"]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Seconds = Annotated[float, Field(gt=0)]
@@ -112,6 +126,42 @@ class CooldownSettings(_Strict):
     period: Seconds = 30.0
 
 
+class AudioToTranscript(_Strict):
+    """Chat with audio parts that no server in its chain hears (none can, or all failed): the
+    audio is transcribed by `transcribe_with`'s chain and the text answered by `answer_with`."""
+
+    transcribe_with: Name = "stt"
+    answer_with: Name = "agent"
+
+
+class VideoToFrames(_Strict):
+    """Chat with a video that no server in its chain sees: `frames` evenly spaced frames go
+    to `answer_with`'s chain as images instead."""
+
+    frames: Annotated[int, Field(ge=1, le=32)] = 4
+    answer_with: Name = "multimodal"
+
+
+class SpokenAnswers(_Strict):
+    """Chat asking for audio out (`modalities: ["audio"]`, or classified tts) when no server
+    in its chain speaks: the text comes from `text_with`'s chain, the speech from
+    `speak_with`'s, returned as `message.audio` in OpenAI's chat audio format."""
+
+    text_with: Name = "agent"
+    speak_with: Name = "tts"
+    voice: str = "alloy"  # when the request names none
+    format: Literal["wav", "mp3", "opus", "flac", "pcm"] = "wav"
+
+
+class Degradations(_Strict):
+    """Declared ways to serve what no server in a chain can take as it is. Absent: off, and
+    such a request gets the 400 or 503 that names why."""
+
+    audio_in: AudioToTranscript | None = None
+    video: VideoToFrames | None = None
+    audio_out: SpokenAnswers | None = None
+
+
 class ProxySettings(_Strict):
     host: str = "127.0.0.1"
     port: Port = 4000
@@ -122,6 +172,7 @@ class ProxySettings(_Strict):
     connect_timeout: Seconds = 5.0
     request_timeout: Seconds = 600.0
     api_keys: list[str] = []
+    degrade: Degradations = Degradations()
 
 
 Modality = Literal["text", "image", "audio", "video"]
@@ -302,6 +353,7 @@ def cross_reference_problems(config: Config) -> list[tuple[str, str]]:
     for route in config.proxy.route_retry:
         if route not in routes:
             problems.append((f"proxy.route_retry.{route}", f"unknown route {route!r}"))
+    problems += _degrade_problems(config)
     default_command = config.supervisor.defaults.command
     for name, spec in servers.items():
         if spec.gpu_memory_gb is not None and spec.gpu_memory_fraction is not None:
@@ -324,6 +376,8 @@ def cross_reference_problems(config: Config) -> list[tuple[str, str]]:
         for i, arg in enumerate([*command, *spec.args]):
             part = f"{where}[{i}]" if i < len(command) else f"args[{i - len(command)}]"
             problems += _placeholder_problems(f"servers.{name}.{part}", arg, PLACEHOLDERS)
+        for key, value in {**config.supervisor.defaults.env, **spec.env}.items():
+            problems += _placeholder_problems(f"servers.{name}.env.{key}", value, PLACEHOLDERS)
         problems += _placeholder_problems(f"servers.{name}.model", spec.model, MODEL_PLACEHOLDERS)
     return problems
 
@@ -371,6 +425,17 @@ def _classifier_problems(config: Config) -> list[tuple[str, str]]:
         problems.append(
             ("classifier.embedder_model", "sentence-transformers needs a local model path")
         )
+    return problems
+
+
+def _degrade_problems(config: Config) -> list[tuple[str, str]]:
+    problems = []
+    for kind, declared in config.proxy.degrade:
+        if declared is None:
+            continue
+        for key, value in declared:
+            if key.endswith("_with") and value not in config.routes:
+                problems.append((f"proxy.degrade.{kind}.{key}", f"unknown route {value!r}"))
     return problems
 
 

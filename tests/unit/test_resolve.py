@@ -24,8 +24,9 @@ def config() -> Config:
                 "big": {"model": "m1", "capabilities": ["text", "tools"], "max_model_len": 1000},
                 "small": {"model": "m2"},
                 "vl": {"model": "m3", "capabilities": ["text", "image", "video"]},
-                "whisper": {"model": "m4", "capabilities": ["audio_in"]},
-                "speaker": {"model": "m5", "capabilities": ["text", "audio_out"]},
+                "whisper": {"model": "m4", "capabilities": ["transcription"]},
+                "speaker": {"model": "m5", "capabilities": ["speech"]},
+                "hearer": {"model": "m7", "capabilities": ["text", "audio_in"]},
                 "spare": {"model": "m6"},
             },
             "routes": {
@@ -81,7 +82,9 @@ def test_unknown_model_is_404_on_the_model_param(config: Config) -> None:
 def test_auto_uses_the_classified_intents_route(config: Config) -> None:
     p = plan(config, parse_model(config, "auto"), chat(), intent="tts")
     assert (p.requested, p.intent, p.route) == ("auto", "tts", "tts")
-    assert (p.candidates, p.server, p.skipped) == (("speaker", "big"), "speaker", ())
+    # a chat classified tts: the speech server cannot chat, the text server can
+    assert (p.candidates, p.server) == (("big",), "big")
+    assert p.skipped == (("speaker", "cannot take text (capabilities: speech)"),)
 
 
 def test_intent_uses_its_route_without_classification(config: Config) -> None:
@@ -153,22 +156,36 @@ def test_nothing_fits_gives_no_candidates_and_every_reason(config: Config) -> No
 
 
 @pytest.mark.parametrize("endpoint", ["/v1/audio/transcriptions", "/v1/audio/translations"])
-def test_transcription_needs_audio_in(config: Config, endpoint: str) -> None:
+def test_transcription_needs_the_transcription_endpoint(config: Config, endpoint: str) -> None:
     p = plan(config, parse_model(config, "stt"), extract(endpoint, {"model": "stt"}))
     assert p.candidates == ("whisper",)
-    assert p.skipped[0][0] == "small" and "audio_in" in p.skipped[0][1]
+    assert p.skipped[0][0] == "small" and "transcription" in p.skipped[0][1]
+    # a chat model that hears audio parts still does not serve the transcription endpoint
+    assert "transcription" in str(unfit(config.servers["hearer"], extract(endpoint, {})))
 
 
-def test_speech_needs_audio_out(config: Config) -> None:
+def test_speech_needs_the_speech_endpoint(config: Config) -> None:
     features = extract("/v1/audio/speech", {"input": "hello", "voice": "alloy"})
     p = plan(config, parse_model(config, "tts"), features)
     assert p.candidates == ("speaker",)
-    assert p.skipped[0][0] == "big" and "audio_out" in p.skipped[0][1]
+    assert p.skipped[0][0] == "big" and "speech" in p.skipped[0][1]
+
+
+def test_chat_with_audio_parts_needs_audio_in(config: Config) -> None:
+    audio = {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}
+    assert unfit(config.servers["hearer"], chat("what is said?", audio)) is None
+    assert "audio_in" in str(unfit(config.servers["big"], chat("what is said?", audio)))
+
+
+def test_chat_asking_for_audio_out_needs_audio_out(config: Config) -> None:
+    features = extract("/v1/chat/completions", {"messages": [], "modalities": ["text", "audio"]})
+    assert "audio_out" in str(unfit(config.servers["big"], features))
+    assert "text" in str(unfit(config.servers["speaker"], features))
 
 
 def test_chat_needs_text(config: Config) -> None:
     why = unfit(config.servers["whisper"], chat())
-    assert why == "cannot take text (capabilities: audio_in)"
+    assert why == "cannot take text (capabilities: transcription)"
 
 
 def test_unfit_is_none_for_a_server_that_can(config: Config) -> None:
@@ -190,6 +207,7 @@ def test_model_ids_lists_every_name(config: Config) -> None:
         ("vl", "server"),
         ("whisper", "server"),
         ("speaker", "server"),
+        ("hearer", "server"),
         ("spare", "server"),
         ("agent", "route"),
         ("tts", "route"),

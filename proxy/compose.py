@@ -1,0 +1,228 @@
+"""Chat requests that no single server can answer, served by two chains in turn, as the
+config's `proxy.degrade` declares:
+
+- audio in, no server that hears it (none in the chain, or all failed): each audio part is
+  transcribed through the `transcribe_with` chain (Whisper, then the STT sidecar) and the
+  text answered through `answer_with`;
+- audio out (`modalities: ["audio"]`, or an intent whose output is audio), no server that
+  speaks: the text comes from `text_with`, the speech from `speak_with`, and the answer
+  carries it as `message.audio`, OpenAI's chat audio format.
+
+The response says what happened: `x-modelyard-degraded` names the degradation, and the
+servers that took part are in `x-modelyard-transcribed-by` / `-spoken-by` beside the usual
+`x-modelyard-model` of the text answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.responses import JSONResponse, Response
+
+from proxy.bodies import FormBody, JsonBody, Upload
+from proxy.classify.classifier import Classifier
+from proxy.classify.features import CHAT, SPEECH, TRANSCRIPTIONS
+from proxy.errors import BadRequestError, UnavailableError
+from proxy.fallback import AllCandidatesFailedError, Chain
+from proxy.resolve import Plan
+from proxy.routing import Routed, route
+from supervisor.config import AudioToTranscript, Config, SpokenAnswers
+
+AUDIO_PARTS = frozenset({"input_audio", "audio_url"})
+# OpenAI's chat `audio.format` values, as the speech endpoint names them.
+CHAT_AUDIO_FORMATS = {"wav": "wav", "mp3": "mp3", "flac": "flac", "opus": "opus", "pcm16": "pcm"}
+AUDIO_TTL = 3600  # what `message.audio.expires_at` promises; nothing is stored server-side
+
+
+class DegradedStepError(UnavailableError):
+    """One chain of a composed answer returned something the next step cannot use."""
+
+    code = "degraded_step_failed"
+
+
+def wants_spoken_answer(config: Config, routed: Routed) -> bool:
+    """Audio out is asked for (or the intent only produces audio), spoken answers are declared,
+    and no server in the chain produces audio itself."""
+    if config.proxy.degrade.audio_out is None or routed.features.endpoint != CHAT:
+        return False
+    intent = config.classifier.intents.get(routed.plan.intent or "")
+    wants = routed.features.audio_out or (intent is not None and "audio" in intent.outputs)
+    speakers = [s for s in routed.plan.candidates if "audio_out" in config.servers[s].capabilities]
+    return wants and not speakers
+
+
+def may_transcribe(config: Config, routed: Routed) -> bool:
+    return (
+        config.proxy.degrade.audio_in is not None
+        and routed.features.endpoint == CHAT
+        and routed.features.audio_in
+    )
+
+
+@dataclass(frozen=True)
+class Composer:
+    config: Config
+    chain: Chain
+    classifier: Classifier
+
+    async def heard(self, payload: dict[str, Any], headers: dict[str, str]) -> Response:
+        """Transcribe every audio part, then answer the text (the `audio_in` degradation)."""
+        rule = self.config.proxy.degrade.audio_in
+        assert rule is not None
+        transcribed_by: list[str] = []
+        messages = []
+        for i, message in enumerate(payload["messages"]):
+            content = message.get("content")
+            if isinstance(content, list):
+                parts = []
+                for j, part in enumerate(content):
+                    if part.get("type") in AUDIO_PARTS:
+                        text, server = await self._transcribe(
+                            rule, part, f"messages[{i}].content[{j}]", headers
+                        )
+                        transcribed_by.append(server)
+                        part = {"type": "text", "text": text}
+                    parts.append(part)
+                message = {**message, "content": parts}
+            messages.append(message)
+        text_payload = {**payload, "messages": messages, "model": rule.answer_with}
+        response = await self._send(CHAT, text_payload, headers)
+        response.headers["x-modelyard-degraded"] = "audio_in->transcript"
+        response.headers["x-modelyard-transcribed-by"] = ",".join(transcribed_by)
+        return response
+
+    async def spoken(self, payload: dict[str, Any], headers: dict[str, str]) -> Response:
+        """The text from one chain, its speech from another, as `message.audio`."""
+        rule = self.config.proxy.degrade.audio_out
+        assert rule is not None
+        voice, fmt = _audio_options(payload, rule)
+        if payload.get("stream"):
+            raise BadRequestError(
+                "Streaming is not available for spoken answers here (the speech is made "
+                "after the whole text); send 'stream': false.",
+                param="stream",
+            )
+        text_payload = {
+            k: v for k, v in payload.items() if k not in ("modalities", "audio", "stream")
+        }
+        text_payload["model"] = rule.text_with
+        answered = await self._send(CHAT, text_payload, headers)
+        if answered.status_code != 200:
+            return answered
+        completion = _json(answered, "the text answer")
+        message = completion["choices"][0]["message"]
+        text = message.get("content") or ""
+        if not text.strip():
+            raise DegradedStepError(
+                f"The text answer from {answered.headers.get('x-modelyard-model')} was empty, "
+                "so there is nothing to speak."
+            )
+        speech_payload = {"model": rule.speak_with, "input": text, "voice": voice}
+        speech_payload["response_format"] = fmt
+        spoken = await self._send(SPEECH, speech_payload, headers)
+        if spoken.status_code != 200:
+            return spoken
+        message["content"] = None
+        message["audio"] = {
+            "id": "audio_" + secrets.token_hex(12),
+            "data": base64.b64encode(bytes(spoken.body)).decode(),
+            "expires_at": int(time.time()) + AUDIO_TTL,
+            "transcript": text,
+        }
+        result = JSONResponse(completion, headers=_passed_on(answered))
+        result.headers["x-modelyard-degraded"] = "audio_out->speech"
+        result.headers["x-modelyard-spoken-by"] = spoken.headers.get("x-modelyard-model", "")
+        return result
+
+    async def _transcribe(
+        self, rule: AudioToTranscript, part: dict[str, Any], where: str, headers: dict[str, str]
+    ) -> tuple[str, str]:
+        audio, fmt = _audio_bytes(part, where)
+        form = FormBody(
+            (("model", rule.transcribe_with), ("response_format", "json")),
+            (Upload("file", f"audio.{fmt}", f"audio/{fmt}", audio),),
+        )
+        routed = await route(
+            self.config, self.classifier, TRANSCRIPTIONS, {"model": rule.transcribe_with}
+        )
+        response = await self._through(routed.plan, TRANSCRIPTIONS, form, headers)
+        if response.status_code != 200:
+            detail = bytes(response.body)[:300].decode(errors="replace")
+            raise BadRequestError(f"Transcribing {where} failed: {detail}", param=where)
+        text = str(_json(response, "the transcript").get("text", ""))
+        return text, response.headers.get("x-modelyard-model", "")
+
+    async def _send(
+        self, endpoint: str, payload: dict[str, Any], headers: dict[str, str]
+    ) -> Response:
+        routed = await route(self.config, self.classifier, endpoint, payload)
+        return await self._through(routed.plan, endpoint, JsonBody(payload), headers)
+
+    async def _through(
+        self, plan: Plan, endpoint: str, body: JsonBody | FormBody, headers: dict[str, str]
+    ) -> Response:
+        if not plan.candidates:
+            raise AllCandidatesFailedError(
+                f"No server in the {plan.route!r} chain can serve {endpoint}: "
+                + "; ".join(f"{s} {why}" for s, why in plan.skipped)
+            )
+        return await self.chain.send(plan, endpoint, body, headers)
+
+
+def _audio_options(payload: dict[str, Any], rule: SpokenAnswers) -> tuple[str, str]:
+    options = payload.get("audio") or {}
+    if not isinstance(options, dict):
+        raise BadRequestError("'audio' must be an object with 'voice' and 'format'.", "audio")
+    voice = options.get("voice") or rule.voice
+    fmt = options.get("format") or rule.format
+    if not isinstance(voice, str):
+        raise BadRequestError("'audio.voice' must be a string.", param="audio.voice")
+    if fmt not in CHAT_AUDIO_FORMATS and fmt not in CHAT_AUDIO_FORMATS.values():
+        raise BadRequestError(
+            f"'audio.format' must be one of {', '.join(CHAT_AUDIO_FORMATS)}; got {fmt!r}.",
+            param="audio.format",
+        )
+    return voice, CHAT_AUDIO_FORMATS.get(fmt, fmt)
+
+
+def _audio_bytes(part: dict[str, Any], where: str) -> tuple[bytes, str]:
+    """The bytes of an `input_audio` part (base64 and a format) or a `data:` `audio_url`."""
+    if part.get("type") == "input_audio":
+        spec = part.get("input_audio") or {}
+        data, fmt = spec.get("data"), spec.get("format") or "wav"
+    else:
+        spec = part.get("audio_url") or {}
+        url = spec.get("url") if isinstance(spec, dict) else None
+        if not isinstance(url, str) or not url.startswith("data:") or "," not in url:
+            raise BadRequestError(
+                f"'{where}.audio_url.url' must be a data: URL to be transcribed here.",
+                param=f"{where}.audio_url.url",
+            )
+        header, data = url[5:].split(",", 1)
+        fmt = header.split(";")[0].rsplit("/", 1)[-1] or "wav"
+    if not isinstance(data, str) or not data:
+        raise BadRequestError(f"'{where}' carries no audio data.", param=where)
+    try:
+        return base64.b64decode(data, validate=True), str(fmt)
+    except (binascii.Error, ValueError) as exc:
+        raise BadRequestError(f"'{where}' audio is not valid base64: {exc}.", param=where) from exc
+
+
+def _json(response: Response, what: str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(bytes(response.body))
+    except ValueError as exc:
+        raise DegradedStepError(f"{what} was not JSON: {exc}") from exc
+    if not isinstance(parsed, dict):
+        raise DegradedStepError(f"{what} was not a JSON object")
+    return parsed
+
+
+def _passed_on(response: Response) -> dict[str, str]:
+    return {k: v for k, v in response.headers.items() if k.startswith("x-modelyard-")}
