@@ -18,10 +18,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     extra = {
         "broken": BROKEN,
         "oracle": fake_server("--chat-reply", "tts", gpu_memory_gb=0.1),
+        # answers a chat with its last user turn, so a test sees the transcript that replaced
+        # an audio part (the tiny models' gibberish would hide it)
+        "echoer": fake_server("--echo", gpu_memory_gb=0.1),
         **FAULTY,
     }
     config = stack_config(tmp / "state", extra_servers=extra)
     config["routes"].update(FAULT_ROUTES)
+    config["routes"]["heard"] = ["echoer"]
+    config["proxy"]["degrade"]["audio_in"]["answer_with"] = "heard"
     # a window longer than the session: a test's three failures trip the breaker however
     # long vLLM takes to start in between
     config["proxy"]["cooldown"] = {"failures": 3, "window": 3600, "period": 3600}

@@ -31,6 +31,16 @@ FAULTY = {
     "flaky": fake_server("--fail-status", "500", gpu_memory_gb=0.1),
     "sleeper": fake_server("--ready-after", "3600", gpu_memory_gb=0.1, startup_timeout=4),
     "slowstart": fake_server("--ready-after", "120", gpu_memory_gb=0.1, startup_timeout=300),
+    # speech primaries that crash at start, standing for a broken vLLM Whisper or TTS model
+    "stt-crasher": {**BROKEN, "capabilities": ["transcription"]},
+    "tts-crasher": {**BROKEN, "capabilities": ["speech"]},
+    # the real STT sidecar, down: asked for a model it does not have, it exits at start
+    "stt-dead": {
+        "model": "no-such-whisper",
+        "command": ["{python}", "-m", "sidecars.stt", "--port", "{port}", "--model", "{model}"],
+        "startup_timeout": 60,
+        "capabilities": ["transcription"],
+    },
 }
 FAULT_ROUTES = {
     "fault-crash": ["crasher", "tiny-qwen-a"],
@@ -38,6 +48,9 @@ FAULT_ROUTES = {
     "fault-hang": ["sleeper", "tiny-qwen-a"],
     "fault-load-kill": ["slowstart", "tiny-qwen-a"],
     "fault-all": ["flaky", "sleeper"],
+    "fault-stt": ["stt-crasher", "stt-sidecar"],
+    "fault-tts": ["tts-crasher", "tts-sidecar"],
+    "fault-speech-down": ["stt-crasher", "stt-dead"],
 }
 
 

@@ -8,12 +8,14 @@ A test double, used only where real vLLM cannot show the behaviour here:
 It also serves `/metrics` with vLLM's gauge names and a minimal `/v1/completions`, and, with
 `--chat-reply WORD`, a `/v1/chat/completions` that answers WORD: an LLM that reliably names
 an intent for the classifier's triage stage, which the tiny random-weight models cannot be.
+With `--echo`, a chat is answered with the text of its last user turn: a test can then see
+what the proxy made of a request (a transcript in place of audio), which gibberish hides.
 For the fault suite: `--fail-status N` answers every request with HTTP N, and `--ready-after S`
 keeps /health at 503 for S seconds (a slow load, to be killed mid-way).
 Standard library only, so it starts in milliseconds.
 
     python fake_vllm.py --port P [--die-after S] [--hang-after S] [--exit-code N] [--busy]
-                        [--chat-reply WORD] [--fail-status N] [--ready-after S]
+                        [--chat-reply WORD] [--echo] [--fail-status N] [--ready-after S]
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class State:
     served = 0
     hang_at: float | None = None
     chat_reply: str | None = None
+    echo = False
     fail_status: int | None = None
     ready_at = 0.0
 
@@ -94,9 +97,10 @@ def handler(state: State) -> type[BaseHTTPRequestHandler]:
                         "choices": [{"index": 0, "text": "ok", "finish_reason": "stop"}],
                     },
                 )
-            elif path == "/v1/chat/completions" and state.chat_reply is not None:
+            elif path == "/v1/chat/completions" and (state.chat_reply is not None or state.echo):
                 state.served += 1
-                message = {"role": "assistant", "content": state.chat_reply}
+                reply = last_user_text(body) if state.echo else state.chat_reply
+                message = {"role": "assistant", "content": reply}
                 self.reply(
                     200,
                     {
@@ -111,6 +115,14 @@ def handler(state: State) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def last_user_text(body: dict) -> str:
+    users = [m for m in body.get("messages") or [] if m.get("role") == "user"]
+    content = users[-1].get("content") if users else ""
+    if isinstance(content, list):
+        return " ".join(p.get("text", "") for p in content if p.get("type") == "text")
+    return str(content or "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
@@ -119,12 +131,14 @@ def main() -> None:
     parser.add_argument("--exit-code", type=int, default=7)
     parser.add_argument("--busy", action="store_true", help="report one request running")
     parser.add_argument("--chat-reply", default=None, help="answer every chat with this text")
+    parser.add_argument("--echo", action="store_true", help="answer a chat with its last turn")
     parser.add_argument("--fail-status", type=int, default=None, help="answer requests so")
     parser.add_argument("--ready-after", type=float, default=0.0, help="unhealthy until then")
     args = parser.parse_args()
     state = State()
     state.busy = args.busy
     state.chat_reply = args.chat_reply
+    state.echo = args.echo
     state.fail_status = args.fail_status
     state.ready_at = time.monotonic() + args.ready_after
     if args.hang_after is not None:
