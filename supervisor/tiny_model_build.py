@@ -1,4 +1,4 @@
-"""Build a tiny random-weight Qwen2 chat model that real vLLM can serve on a 2-core CPU box.
+"""Build a tiny random-weight Qwen2 (or Qwen2-VL) model that real vLLM serves on a 2-core CPU box.
 
 Why: the CPU profile runs the real vLLM serving path (spawn, /health, OpenAI routes, SIGTERM) with
 no GPU, network or model hub. A Qwen2ForCausalLM with hidden 128, 2 layers, 4 heads (head_dim 32,
@@ -7,8 +7,15 @@ random from --seed, so the output is gibberish by design: the serving machinery 
 The tokenizer is a byte-level BPE trained here on CPython's stdlib sources (always on disk), with
 ChatML special tokens and chat template so /v1/chat/completions works.
 
+--kind qwen2-vl builds a Qwen2VLForConditionalGeneration instead: the same text tower (2 heads,
+1 KV head: head_dim 64 is what mrope_section [8, 12, 12] splits), a 2-block vision tower 64 wide,
+Qwen2-VL's vision tokens in the tokenizer, and processor configs capped at 64 tokens per image,
+so image and video chat requests take vLLM's real multimodal path in seconds. The processor
+files are written as JSON rather than saved from processor objects: those need torchvision,
+which the engine venv does not carry (the VL server gets it from its own PYTHONPATH).
+
 Run by the engine venv's python (torch, transformers, tokenizers); the project never imports it:
-    python tiny_model_build.py --out DIR --seed N [--hidden 128 --layers 2 --heads 4 ...]
+    python tiny_model_build.py --out DIR --seed N [--kind qwen2|qwen2-vl --hidden 128 ...]
 It builds in DIR.tmp-<pid> and renames to DIR when complete, so a killed build never leaves a
 half model that looks finished. If DIR/config.json exists it prints "exists" and exits 0.
 """
@@ -36,6 +43,33 @@ PRETOKENIZE = (
 )
 CORPUS_BYTES = 1_500_000  # enough text for a 2k vocab; trains in a few seconds
 
+# Qwen2-VL's names for its vision tokens: transformers' Qwen2VLProcessor and vLLM's prompt
+# replacement look these strings up, so they are kept verbatim.
+VL_SPECIALS = ["<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
+# The content loop makes vLLM pass parts in OpenAI's shape ({"type": "image"}, ...); each image or
+# video part becomes one pad token that the processor widens to the part's patch count.
+VL_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' }}"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for part in message['content'] %}"
+    "{% if part['type'] == 'text' %}{{ part['text'] }}"
+    "{% elif part['type'] in ('image', 'image_url') %}"
+    "{{ '<|vision_start|><|image_pad|><|vision_end|>' }}"
+    "{% elif part['type'] in ('video', 'video_url') %}"
+    "{{ '<|vision_start|><|video_pad|><|vision_end|>' }}"
+    "{% endif %}{% endfor %}{% endif %}{{ '<|im_end|>\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+PATCH = 14
+MERGE = 2
+PIXELS_PER_TOKEN = (PATCH * MERGE) ** 2  # one merged 28x28 patch is one LLM token
+# 64 tokens per image and per pair of video frames keeps a prompt with two images and a
+# 32-frame video (vLLM's default sampling) well inside a 2048-token context.
+VL_MAX_PIXELS = PIXELS_PER_TOKEN * 64
+VL_MIN_PIXELS = PIXELS_PER_TOKEN * 4
+CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
+CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
+
 
 def corpus():
     """A deterministic slice of CPython's stdlib sources: sorted top-level .py files."""
@@ -53,7 +87,7 @@ def corpus():
             return
 
 
-def build_tokenizer(vocab_size):
+def build_tokenizer(vocab_size, specials=SPECIALS, chat_template=CHAT_TEMPLATE):
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -63,33 +97,26 @@ def build_tokenizer(vocab_size):
     tok.pre_tokenizer = pre_tokenizers.Sequence([split, byte_level])
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=SPECIALS, show_progress=False,
+        vocab_size=vocab_size, special_tokens=specials, show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )  # fmt: skip
     tok.train_from_iterator(corpus(), trainer=trainer)
     return PreTrainedTokenizerFast(
         tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-        chat_template=CHAT_TEMPLATE, model_max_length=2048, clean_up_tokenization_spaces=False,
+        chat_template=chat_template, model_max_length=2048, clean_up_tokenization_spaces=False,
     )  # fmt: skip
 
 
-def build(args, path):
-    import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
+def check_dims(args):
     if args.hidden % args.heads or args.heads % args.kv_heads:
         raise ValueError("--hidden must divide by --heads, and --heads by --kv-heads")
-    tokenizer = build_tokenizer(args.vocab)
+
+
+def save(model, tokenizer, path, chat_template):
+    """Save weights and tokenizer with ChatML's stop ids, readable by old and new loaders."""
+    import torch
+
     eot, im_end = tokenizer.convert_tokens_to_ids(["<|endoftext|>", "<|im_end|>"])
-    config = Qwen2Config(
-        vocab_size=len(tokenizer),  # exactly the tokenizer: no id the model samples is unknown
-        hidden_size=args.hidden, intermediate_size=2 * args.hidden,
-        num_hidden_layers=args.layers, num_attention_heads=args.heads,
-        num_key_value_heads=args.kv_heads, max_position_embeddings=2048,
-        tie_word_embeddings=True, bos_token_id=eot, eos_token_id=im_end, pad_token_id=eot,
-    )  # fmt: skip
-    torch.manual_seed(args.seed)
-    model = Qwen2ForCausalLM(config).to(torch.bfloat16).eval()
     model.config.dtype = torch.bfloat16
     model.save_pretrained(path)  # safetensors is the default format
     tokenizer.save_pretrained(path)
@@ -97,13 +124,97 @@ def build(args, path):
     # name the portable class and inline the template too, so older loaders read it as well.
     with open(os.path.join(path, "tokenizer_config.json")) as f:
         tc = json.load(f)
-    tc.update(tokenizer_class="PreTrainedTokenizerFast", chat_template=CHAT_TEMPLATE)
+    tc.update(tokenizer_class="PreTrainedTokenizerFast", chat_template=chat_template)
     gen = {"bos_token_id": eot, "pad_token_id": eot, "eos_token_id": [im_end, eot]}
-    for name, obj in (("tokenizer_config.json", tc), ("generation_config.json", gen)):
-        with open(os.path.join(path, name), "w") as f:
-            json.dump(obj, f, indent=2)
+    write_json(path, "tokenizer_config.json", tc)
+    write_json(path, "generation_config.json", gen)
     if not any(n.endswith(".safetensors") for n in os.listdir(path)):
         raise RuntimeError("save_pretrained wrote no .safetensors file")
+
+
+def write_json(path, name, obj):
+    with open(os.path.join(path, name), "w") as f:
+        json.dump(obj, f, indent=2)
+
+
+def text_dims(args, tokenizer):
+    eot, im_end = tokenizer.convert_tokens_to_ids(["<|endoftext|>", "<|im_end|>"])
+    return dict(
+        vocab_size=len(tokenizer),  # exactly the tokenizer: no id the model samples is unknown
+        hidden_size=args.hidden, intermediate_size=2 * args.hidden,
+        num_hidden_layers=args.layers, num_attention_heads=args.heads,
+        num_key_value_heads=args.kv_heads, max_position_embeddings=2048,
+        bos_token_id=eot, eos_token_id=im_end, pad_token_id=eot,
+    )  # fmt: skip
+
+
+def build_text(args, path):
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    check_dims(args)
+    tokenizer = build_tokenizer(args.vocab)
+    config = Qwen2Config(**text_dims(args, tokenizer), tie_word_embeddings=True)
+    torch.manual_seed(args.seed)
+    model = Qwen2ForCausalLM(config).to(torch.bfloat16).eval()
+    save(model, tokenizer, path, CHAT_TEMPLATE)
+
+
+def build_vl(args, path):
+    import torch
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
+
+    check_dims(args)
+    head_dim = args.hidden // args.heads
+    if head_dim != 64:
+        raise ValueError(f"qwen2-vl needs head_dim 64 (mrope_section [8, 12, 12]), got {head_dim}")
+    tokenizer = build_tokenizer(args.vocab, SPECIALS + VL_SPECIALS, VL_CHAT_TEMPLATE)
+    ids = dict(zip(VL_SPECIALS, tokenizer.convert_tokens_to_ids(VL_SPECIALS), strict=True))
+    text = text_dims(args, tokenizer)
+    text["rope_parameters"] = {
+        "rope_type": "default", "rope_theta": 1_000_000.0, "mrope_section": [8, 12, 12],
+    }  # fmt: skip
+    vision = dict(
+        depth=2, embed_dim=64, num_heads=2, mlp_ratio=4, hidden_size=args.hidden,
+        patch_size=PATCH, spatial_merge_size=MERGE, temporal_patch_size=2,
+    )  # fmt: skip
+    config = Qwen2VLConfig(
+        text_config=text, vision_config=vision, tie_word_embeddings=True,
+        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+    )  # fmt: skip
+    torch.manual_seed(args.seed)
+    model = Qwen2VLForConditionalGeneration(config).to(torch.bfloat16).eval()
+    save(model, tokenizer, path, VL_CHAT_TEMPLATE)
+    write_vl_processor(path)
+
+
+def write_vl_processor(path):
+    pixels = {
+        "do_resize": True, "do_rescale": True, "rescale_factor": 1 / 255, "do_normalize": True,
+        "do_convert_rgb": True, "image_mean": CLIP_MEAN, "image_std": CLIP_STD,
+        "min_pixels": VL_MIN_PIXELS, "max_pixels": VL_MAX_PIXELS,
+        "size": {"shortest_edge": VL_MIN_PIXELS, "longest_edge": VL_MAX_PIXELS},
+        "patch_size": PATCH, "temporal_patch_size": 2, "merge_size": MERGE,
+        "processor_class": "Qwen2VLProcessor",
+    }  # fmt: skip
+    write_json(
+        path,
+        "preprocessor_config.json",
+        {"image_processor_type": "Qwen2VLImageProcessor", **pixels},
+    )
+    video = {"video_processor_type": "Qwen2VLVideoProcessor", "do_sample_frames": False, **pixels}
+    write_json(path, "video_preprocessor_config.json", video)
+    write_json(path, "processor_config.json", {"processor_class": "Qwen2VLProcessor"})
+    with open(os.path.join(path, "chat_template.jinja"), "w") as f:
+        f.write(VL_CHAT_TEMPLATE)
+
+
+BUILDERS = {"qwen2": build_text, "qwen2-vl": build_vl}
+DEFAULT_DIMS = {
+    "qwen2": {"hidden": 128, "layers": 2, "heads": 4, "kv_heads": 2, "vocab": 2048},
+    "qwen2-vl": {"hidden": 128, "layers": 2, "heads": 2, "kv_heads": 1, "vocab": 2048},
+}
 
 
 def remove_stale_tmp(out):
@@ -118,10 +229,14 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, required=True)
-    dims = {"--hidden": 128, "--layers": 2, "--heads": 4, "--kv-heads": 2, "--vocab": 2048}
-    for flag, default in dims.items():
-        p.add_argument(flag, type=int, default=default)
+    p.add_argument("--kind", choices=sorted(BUILDERS), default="qwen2")
+    # Unset dims take the kind's defaults: the VL text tower needs head_dim 64 for its mrope.
+    for flag in ("--hidden", "--layers", "--heads", "--kv-heads", "--vocab"):
+        p.add_argument(flag, type=int)
     args = p.parse_args(argv)
+    for key, value in DEFAULT_DIMS[args.kind].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     out = os.path.abspath(args.out)
     if os.path.isfile(os.path.join(out, "config.json")):
         print("exists")
@@ -133,7 +248,7 @@ def main(argv=None):
     tmp = f"{out}.tmp-{os.getpid()}"
     try:
         os.makedirs(tmp)
-        build(args, tmp)
+        BUILDERS[args.kind](args, tmp)
         try:
             os.replace(tmp, out)
         except OSError:

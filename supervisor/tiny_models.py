@@ -2,13 +2,15 @@
 
 Random weights, real architecture: vLLM's whole serving path runs on a 2-core CPU in seconds.
 The build runs under the engine venv's python (it needs torch and transformers, which the
-project's light venv does not carry), through supervisor/tiny_model_build.py.
+project's light venv does not carry), through supervisor/tiny_model_build.py. A qwen2-vl model
+builds the same way; serving it also needs the engine's media-libs (scripts/setup-engine.sh).
 """
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Literal
 
 from supervisor.command import fill
 from supervisor.config import Config
@@ -16,8 +18,15 @@ from supervisor.errors import SupervisorError
 
 BUILDER = Path(__file__).with_name("tiny_model_build.py")
 
-# name -> builder seed. Two distinct models, so tests can tell which one answered.
-CATALOG: dict[str, int] = {"tiny-qwen2-a": 1, "tiny-qwen2-b": 2}
+Kind = Literal["qwen2", "qwen2-vl"]  # tiny_model_build.py --kind
+
+# name -> (builder kind, seed). The two text models differ by seed, so tests can tell which one
+# answered.
+CATALOG: dict[str, tuple[Kind, int]] = {
+    "tiny-qwen2-a": ("qwen2", 1),
+    "tiny-qwen2-b": ("qwen2", 2),
+    "tiny-qwen2-vl": ("qwen2-vl", 3),
+}
 
 
 class ModelBuildError(SupervisorError):
@@ -46,13 +55,16 @@ def build(models_dir: Path, name: str, engine_python: Path) -> None:
             f"engine python {engine_python} is missing: run `make setup` (scripts/setup-engine.sh)"
         )
     models_dir.mkdir(parents=True, exist_ok=True)
+    kind, seed = CATALOG[name]
     argv = [
         str(engine_python),
         str(BUILDER),
         "--out",
         str(models_dir / name),
+        "--kind",
+        kind,
         "--seed",
-        str(CATALOG[name]),
+        str(seed),
     ]
     result = subprocess.run(argv, capture_output=True, text=True, check=False)
     if result.returncode != 0:
