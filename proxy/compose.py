@@ -4,6 +4,7 @@ config's `proxy.degrade` declares:
 - audio in, no server that hears it (none in the chain, or all failed): each audio part is
   transcribed through the `transcribe_with` chain (Whisper, then the STT sidecar) and the
   text answered through `answer_with`;
+- video, no server that sees it: `frames` evenly spaced frames go to `answer_with` as images;
 - audio out (`modalities: ["audio"]`, or an intent whose output is audio), no server that
   speaks: the text comes from `text_with`, the speech from `speak_with`, and the answer
   carries it as `message.audio`, OpenAI's chat audio format.
@@ -15,6 +16,7 @@ servers that took part are in `x-modelyard-transcribed-by` / `-spoken-by` beside
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -23,18 +25,22 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from starlette.responses import JSONResponse, Response
 
 from proxy.bodies import FormBody, JsonBody, Upload
 from proxy.classify.classifier import Classifier
 from proxy.classify.features import CHAT, SPEECH, TRANSCRIPTIONS
-from proxy.errors import BadRequestError, UnavailableError
+from proxy.errors import BadRequestError, PayloadTooLargeError, UnavailableError
 from proxy.fallback import AllCandidatesFailedError, Chain
+from proxy.frames import sample_frames
 from proxy.resolve import Plan
 from proxy.routing import Routed, route
 from supervisor.config import AudioToTranscript, Config, SpokenAnswers
 
 AUDIO_PARTS = frozenset({"input_audio", "audio_url"})
+VIDEO_PARTS = frozenset({"video_url", "input_video"})
+MAX_VIDEO_BYTES = 64 * 2**20
 # OpenAI's chat `audio.format` values, as the speech endpoint names them.
 CHAT_AUDIO_FORMATS = {"wav": "wav", "mp3": "mp3", "flac": "flac", "opus": "opus", "pcm16": "pcm"}
 AUDIO_TTL = 3600  # what `message.audio.expires_at` promises; nothing is stored server-side
@@ -55,6 +61,14 @@ def wants_spoken_answer(config: Config, routed: Routed) -> bool:
     wants = routed.features.audio_out or (intent is not None and "audio" in intent.outputs)
     speakers = [s for s in routed.plan.candidates if "audio_out" in config.servers[s].capabilities]
     return wants and not speakers
+
+
+def may_use_frames(config: Config, routed: Routed) -> bool:
+    return (
+        config.proxy.degrade.video is not None
+        and routed.features.endpoint == CHAT
+        and routed.features.video
+    )
 
 
 def may_transcribe(config: Config, routed: Routed) -> bool:
@@ -96,6 +110,59 @@ class Composer:
         response.headers["x-modelyard-degraded"] = "audio_in->transcript"
         response.headers["x-modelyard-transcribed-by"] = ",".join(transcribed_by)
         return response
+
+    async def seen(self, payload: dict[str, Any], headers: dict[str, str]) -> Response:
+        """Every video part as frames (images), then the images answered (`video`)."""
+        rule = self.config.proxy.degrade.video
+        assert rule is not None
+        messages = []
+        for i, message in enumerate(payload["messages"]):
+            content = message.get("content")
+            if isinstance(content, list):
+                parts = []
+                for j, part in enumerate(content):
+                    if part.get("type") in VIDEO_PARTS:
+                        where = f"messages[{i}].content[{j}]"
+                        video = await self._video_bytes(part, where)
+                        pngs = await asyncio.to_thread(sample_frames, video, rule.frames, where)
+                        parts += [_image_part(png) for png in pngs]
+                    else:
+                        parts.append(part)
+                message = {**message, "content": parts}
+            messages.append(message)
+        response = await self._send(
+            CHAT, {**payload, "messages": messages, "model": rule.answer_with}, headers
+        )
+        response.headers["x-modelyard-degraded"] = f"video->frames:{rule.frames}"
+        return response
+
+    async def _video_bytes(self, part: dict[str, Any], where: str) -> bytes:
+        spec = part.get(part["type"]) or {}
+        url = spec.get("url") if isinstance(spec, dict) else spec
+        if not isinstance(url, str):
+            raise BadRequestError(f"'{where}' needs a video URL.", param=where)
+        if url.startswith("data:") and "," in url:
+            return _base64(url.split(",", 1)[1], where)
+        if url.startswith(("http://", "https://")):
+            return await self._download(url, where)
+        raise BadRequestError(
+            f"'{where}' must be a data: or http(s) URL to be cut into frames here.", param=where
+        )
+
+    async def _download(self, url: str, where: str) -> bytes:
+        try:
+            async with self.chain.session.get(url) as got:
+                if got.status != 200:
+                    raise BadRequestError(f"'{where}': GET {url} answered {got.status}.", where)
+                data = await got.content.read(MAX_VIDEO_BYTES + 1)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise BadRequestError(f"'{where}': cannot fetch {url}: {exc}.", param=where) from exc
+        if len(data) > MAX_VIDEO_BYTES:
+            raise PayloadTooLargeError(
+                f"'{where}' is over {MAX_VIDEO_BYTES // 2**20} MB, the limit for videos cut here.",
+                param=where,
+            )
+        return data
 
     async def spoken(self, payload: dict[str, Any], headers: dict[str, str]) -> Response:
         """The text from one chain, its speech from another, as `message.audio`."""
@@ -208,10 +275,19 @@ def _audio_bytes(part: dict[str, Any], where: str) -> tuple[bytes, str]:
         fmt = header.split(";")[0].rsplit("/", 1)[-1] or "wav"
     if not isinstance(data, str) or not data:
         raise BadRequestError(f"'{where}' carries no audio data.", param=where)
+    return _base64(data, where), str(fmt)
+
+
+def _base64(data: str, where: str) -> bytes:
     try:
-        return base64.b64decode(data, validate=True), str(fmt)
+        return base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise BadRequestError(f"'{where}' audio is not valid base64: {exc}.", param=where) from exc
+        raise BadRequestError(f"'{where}' is not valid base64: {exc}.", param=where) from exc
+
+
+def _image_part(png: bytes) -> dict[str, Any]:
+    url = "data:image/png;base64," + base64.b64encode(png).decode()
+    return {"type": "image_url", "image_url": {"url": url}}
 
 
 def _json(response: Response, what: str) -> dict[str, Any]:

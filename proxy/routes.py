@@ -14,7 +14,7 @@ from starlette.routing import Route
 from proxy.audio_form import read_audio_form, routing_payload
 from proxy.bodies import Body, JsonBody
 from proxy.classify.features import CHAT, COMPLETIONS, SPEECH, TRANSCRIPTIONS, TRANSLATIONS
-from proxy.compose import Composer, may_transcribe, wants_spoken_answer
+from proxy.compose import Composer, may_transcribe, may_use_frames, wants_spoken_answer
 from proxy.errors import AuthenticationError, BadRequestError, UnsupportedInputError
 from proxy.fallback import AllCandidatesFailedError, Chain
 from proxy.resolve import model_ids
@@ -92,13 +92,22 @@ def build_routes(config: Config) -> list[Route]:
         composer: Composer = request.app.state.composer
         if wants_spoken_answer(config, routed):
             return await composer.spoken(payload, headers)
-        if may_transcribe(config, routed):
+        # A declared degradation serves what the chain cannot: none of its servers takes the
+        # input, or all of them failed (the 503 would name each try).
+        degraded = (
+            composer.heard
+            if may_transcribe(config, routed)
+            else composer.seen
+            if may_use_frames(config, routed)
+            else None
+        )
+        if degraded is not None:
             if plan.candidates:
                 try:
                     return await chain.send(plan, path, body, headers)
                 except AllCandidatesFailedError as exc:
-                    log.warning("no server heard the audio, transcribing instead: %s", exc)
-            return await composer.heard(payload, headers)
+                    log.warning("degrading %s: %s", plan.route, exc.message)
+            return await degraded(payload, headers)
         if not plan.candidates:
             raise UnsupportedInputError(
                 f"No server in the {plan.route or plan.requested!r} chain can take this "

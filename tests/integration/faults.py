@@ -34,6 +34,7 @@ FAULTY = {
     # speech primaries that crash at start, standing for a broken vLLM Whisper or TTS model
     "stt-crasher": {**BROKEN, "capabilities": ["transcription"]},
     "tts-crasher": {**BROKEN, "capabilities": ["speech"]},
+    "video-crasher": {**BROKEN, "capabilities": ["text", "video"]},
     # the real STT sidecar, down: asked for a model it does not have, it exits at start
     "stt-dead": {
         "model": "no-such-whisper",
@@ -51,6 +52,7 @@ FAULT_ROUTES = {
     "fault-stt": ["stt-crasher", "stt-sidecar"],
     "fault-tts": ["tts-crasher", "tts-sidecar"],
     "fault-speech-down": ["stt-crasher", "stt-dead"],
+    "fault-video": ["video-crasher"],
 }
 
 

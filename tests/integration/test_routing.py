@@ -107,10 +107,9 @@ def test_malformed_message_is_a_400_before_any_server_starts(stack: Stack) -> No
 
 
 def test_image_request_no_server_can_take_is_a_400_naming_why(stack: Stack) -> None:
-    response = httpx.post(
-        stack.proxy_url + "/v1/chat/completions",
-        json=chat([{"type": "text", "text": "What is in this picture?"}, IMAGE]),
-    )
+    # the agent route's servers take text only
+    body = chat([{"type": "text", "text": "What is in this picture?"}, IMAGE], model="agent")
+    response = httpx.post(stack.proxy_url + "/v1/chat/completions", json=body)
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "unsupported_input" and "image" in error["message"]
