@@ -2,8 +2,9 @@
 image model when no server in the chain can see video.
 
 PyAV decodes (FFmpeg's libraries in its wheel, no ffmpeg binary needed) and also encodes the
-PNGs, so nothing else is needed. One pass over the stream, no seeking: a frame is kept when
-it is the first at or after each target time, so memory holds at most `count` frames.
+PNGs, so nothing else is needed. One pass over the stream, no seeking: the frame on screen at
+each target time is kept, so memory holds at most `count` frames, and a video with fewer
+frames than asked gives each of its frames once.
 Frames are scaled so their longer side is at most `max_side`: an image model resizes them
 anyway, and a 4K frame as a PNG data URL would be tens of megabytes.
 """
@@ -27,16 +28,18 @@ def sample_frames(video: bytes, count: int, where: str, max_side: int = 448) -> 
             duration = _seconds(container.duration, stream)
             targets = [duration * (i + 0.5) / count for i in range(count)]
             kept: list[av.VideoFrame] = []
-            last: av.VideoFrame | None = None
+            shown: av.VideoFrame | None = None  # the frame on screen before this one
+            target = 0
             for frame in container.decode(stream):
-                last = frame
                 when = frame.time if frame.time is not None else 0.0
-                while len(kept) < count and when >= targets[len(kept)]:
-                    kept.append(frame)
-                if len(kept) == count:
+                while target < count and when > targets[target]:
+                    _keep(kept, shown or frame)  # on screen at the target time
+                    target += 1
+                if target == count:
                     break
-            if not kept and last is not None:  # the stream ended before its stated duration
-                kept.append(last)
+                shown = frame
+            if target < count and shown is not None:  # targets after the last frame
+                _keep(kept, shown)
     except av.error.FFmpegError as exc:
         raise BadRequestError(
             f"'{where}' is not a video that can be decoded: {exc}.", param=where
@@ -44,6 +47,11 @@ def sample_frames(video: bytes, count: int, where: str, max_side: int = 448) -> 
     if not kept:
         raise BadRequestError(f"'{where}' has no frames.", param=where)
     return [_png(frame, max_side) for frame in kept]
+
+
+def _keep(kept: list[av.VideoFrame], frame: av.VideoFrame) -> None:
+    if not kept or kept[-1] is not frame:  # once, however many targets it covers
+        kept.append(frame)
 
 
 def _seconds(container_duration: int | None, stream: av.video.stream.VideoStream) -> float:
