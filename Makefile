@@ -9,15 +9,18 @@ STAMP := $(VENV)/.installed
 # (pipefail keeps pip's own failure; only grep's "nothing left to print" is forgiven)
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup venv engine models up test lint format unit integration bench eval faults clean
+.PHONY: setup system venv engine models up test lint format unit integration bench bench-speech eval faults clean
 
-setup: venv engine models  ## both venvs and the tiny models; a second run is a quick no-op
+setup: system venv engine models  ## both venvs, espeak-ng and the tiny models; reruns are no-ops
+
+system:
+	bash scripts/setup-system.sh
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip 2>&1 | $(QUIET_PIP)
-	$(BIN)/pip install --quiet -e '.[dev]' 2>&1 | $(QUIET_PIP)
+	$(BIN)/pip install --quiet -e '.[dev,speech]' 2>&1 | $(QUIET_PIP)
 	touch $(STAMP)
 
 engine:
@@ -50,6 +53,10 @@ test: setup lint
 bench: setup
 	$(BIN)/python bench/skeleton.py
 	$(BIN)/python bench/swap.py
+	$(BIN)/python bench/speech.py
+
+bench-speech: setup  ## speech costs: STT real-time factor, TTS per audio second, via the proxy
+	$(BIN)/python bench/speech.py
 
 faults: setup  ## the fault suite as a table: fault x outcome x served-by, fallback success
 	$(BIN)/python bench/faults.py
