@@ -215,6 +215,10 @@ class ManagedServer:
 
     async def _watch_exit(self, handle: ProcessHandle) -> None:
         code = await handle.wait()
+        if launchers.group_members(handle.pgid):
+            # The leader died on its own (kill -9, a crash): what it forked would outlive it,
+            # multiprocessing's resource tracker among them, which ignores SIGTERM.
+            await launchers.terminate(handle, self._spec.stop_grace if self._spec else 10)
         if self._handle is handle and self._state in (
             State.READY,
             State.ASLEEP,

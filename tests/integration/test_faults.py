@@ -12,8 +12,9 @@ import httpx
 import openai
 import pytest
 
+from supervisor.launchers import group_members
 from tests.integration.faults import kill_while_loading
-from tests.integration.stack import Stack
+from tests.integration.stack import Stack, wait_for
 
 
 def ask(stack: Stack, route: str) -> httpx.Response:
@@ -89,9 +90,13 @@ def test_kill_9_of_the_primary_during_a_stream_ends_with_an_error_event(stack: S
     )
     chunks = iter(stream)
     assert next(chunks).choices is not None  # the first byte has reached the client
-    os.kill(stack.server("tiny-qwen-b")["pid"], signal.SIGKILL)
+    pid = stack.server("tiny-qwen-b")["pid"]
+    members = {p.pid for p in group_members(pid)}
+    os.kill(pid, signal.SIGKILL)
     with pytest.raises(openai.APIError) as info:
         for _ in chunks:
             pass
     assert "upstream stream broke" in str(info.value)
+    # nothing the killed server forked outlives it (its group is its own: start_new_session)
+    wait_for(lambda: not group_members(pid), timeout=60, what=f"group {pid} {members} to end")
     assert stack.cli("unload", "tiny-qwen-b").returncode == 0
