@@ -7,8 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
+
 from supervisor import statefile
 from supervisor.statefile import Record
+from tests.integration.stack import wait_for
 
 
 def record(**kw: object) -> Record:
@@ -36,6 +39,8 @@ def test_still_running_needs_the_same_command_and_its_own_group() -> None:
     argv = [sys.executable, "-c", "import time; time.sleep(30)"]
     proc = subprocess.Popen(argv, start_new_session=True)
     try:
+        # until the child has exec'd, its command line is still ours (seen on a loaded box)
+        wait_for(lambda: psutil.Process(proc.pid).cmdline() == argv, 10, "the child to exec")
         assert statefile.still_running(record(pid=proc.pid, argv=argv))
         assert not statefile.still_running(record(pid=proc.pid, argv=[*argv, "other"]))
         assert not statefile.still_running(record(pid=os.getpid(), argv=argv))
