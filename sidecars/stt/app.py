@@ -11,14 +11,13 @@ from collections.abc import Mapping
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sidecars.openai_errors import HANDLERS
 from sidecars.stt import audio, form
 from sidecars.stt.engine import DecodeOptions, Engine, Task, Transcript
-from sidecars.stt.errors import SttError, handle_http_error, handle_stt_error, handle_unexpected
 from sidecars.stt.render import render
 from sidecars.stt.selection import LANGUAGE_HEADER, pick_engine, pick_language
 
@@ -64,11 +63,7 @@ def create_app(engines: Mapping[str, Engine], max_upload_bytes: int) -> Starlett
             Route("/v1/audio/transcriptions", transcriptions, methods=["POST"]),
             Route("/v1/audio/translations", translations, methods=["POST"]),
         ],
-        exception_handlers={
-            SttError: handle_stt_error,
-            HTTPException: handle_http_error,
-            Exception: handle_unexpected,
-        },
+        exception_handlers=HANDLERS,
     )
 
 

@@ -16,25 +16,11 @@ PyAV and Starlette exceptions are translated into this tree once, where they are
 
 from __future__ import annotations
 
-from typing import Any
-
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import JSONResponse
+from sidecars.openai_errors import OpenAIError
 
 
-class SttError(Exception):
-    status = 500
-    type = "server_error"
-    code: str | None = None
-
-    def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.param = param
-
-    def body(self) -> dict[str, Any]:
-        return error_body(self.message, self.type, self.param, self.code)
+class SttError(OpenAIError):
+    pass
 
 
 class BadRequestError(SttError):
@@ -67,26 +53,3 @@ class PayloadTooLargeError(SttError):
 
 class ModelSetupError(Exception):
     """Raised before the server binds; the CLI prints it and exits non-zero."""
-
-
-def error_body(message: str, type_: str, param: str | None, code: str | None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
-
-
-async def handle_stt_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, SttError)
-    return JSONResponse(exc.body(), status_code=exc.status)
-
-
-async def handle_http_error(request: Request, exc: Exception) -> JSONResponse:
-    """Starlette's own 400/404/405 (a broken multipart body, an unknown path) in the same shape."""
-    assert isinstance(exc, HTTPException)
-    type_ = "invalid_request_error" if exc.status_code < 500 else "server_error"
-    body = error_body(str(exc.detail), type_, None, None)
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
-
-
-async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    """The one catch-all: a bug still answers in OpenAI's shape rather than a bare text 500."""
-    body = error_body(f"Internal error: {type(exc).__name__}", "server_error", None, None)
-    return JSONResponse(body, status_code=500)

@@ -10,15 +10,14 @@ import asyncio
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sidecars.openai_errors import HANDLERS
 from sidecars.tts.catalog import Catalog
 from sidecars.tts.choose import MODEL_ENGINES, Cues, choose
 from sidecars.tts.encode import encode
-from sidecars.tts.errors import TtsError, handle_http_error, handle_tts_error, handle_unexpected
 from sidecars.tts.languages import LANGUAGE_NAMES
 from sidecars.tts.speech_request import parse_speech_body
 from sidecars.tts.voices import OPENAI_VOICES
@@ -67,11 +66,7 @@ def create_app(catalog: Catalog) -> Starlette:
             Route("/v1/voices", voices),
             Route("/v1/audio/speech", speech, methods=["POST"]),
         ],
-        exception_handlers={
-            TtsError: handle_tts_error,
-            HTTPException: handle_http_error,
-            Exception: handle_unexpected,
-        },
+        exception_handlers=HANDLERS,
     )
 
 
