@@ -22,6 +22,7 @@ import binascii
 import json
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,21 +91,13 @@ class Composer:
         rule = self.config.proxy.degrade.audio_in
         assert rule is not None
         transcribed_by: list[str] = []
-        messages = []
-        for i, message in enumerate(payload["messages"]):
-            content = message.get("content")
-            if isinstance(content, list):
-                parts = []
-                for j, part in enumerate(content):
-                    if part.get("type") in AUDIO_PARTS:
-                        text, server = await self._transcribe(
-                            rule, part, f"messages[{i}].content[{j}]", headers
-                        )
-                        transcribed_by.append(server)
-                        part = {"type": "text", "text": text}
-                    parts.append(part)
-                message = {**message, "content": parts}
-            messages.append(message)
+
+        async def transcript(part: dict[str, Any], where: str) -> list[dict[str, Any]]:
+            text, server = await self._transcribe(rule, part, where, headers)
+            transcribed_by.append(server)
+            return [{"type": "text", "text": text}]
+
+        messages = await _replace_parts(payload["messages"], AUDIO_PARTS, transcript)
         text_payload = {**payload, "messages": messages, "model": rule.answer_with}
         response = await self._send(CHAT, text_payload, headers)
         response.headers["x-modelyard-degraded"] = "audio_in->transcript"
@@ -115,21 +108,13 @@ class Composer:
         """Every video part as frames (images), then the images answered (`video`)."""
         rule = self.config.proxy.degrade.video
         assert rule is not None
-        messages = []
-        for i, message in enumerate(payload["messages"]):
-            content = message.get("content")
-            if isinstance(content, list):
-                parts = []
-                for j, part in enumerate(content):
-                    if part.get("type") in VIDEO_PARTS:
-                        where = f"messages[{i}].content[{j}]"
-                        video = await self._video_bytes(part, where)
-                        pngs = await asyncio.to_thread(sample_frames, video, rule.frames, where)
-                        parts += [_image_part(png) for png in pngs]
-                    else:
-                        parts.append(part)
-                message = {**message, "content": parts}
-            messages.append(message)
+
+        async def frames(part: dict[str, Any], where: str) -> list[dict[str, Any]]:
+            video = await self._video_bytes(part, where)
+            pngs = await asyncio.to_thread(sample_frames, video, rule.frames, where)
+            return [_image_part(png) for png in pngs]
+
+        messages = await _replace_parts(payload["messages"], VIDEO_PARTS, frames)
         response = await self._send(
             CHAT, {**payload, "messages": messages, "model": rule.answer_with}, headers
         )
@@ -240,6 +225,31 @@ class Composer:
                 + "; ".join(f"{s} {why}" for s, why in plan.skipped)
             )
         return await self.chain.send(plan, endpoint, body, headers)
+
+
+Part = dict[str, Any]
+
+
+async def _replace_parts(
+    messages: list[dict[str, Any]],
+    kinds: frozenset[str],
+    replace: Callable[[Part, str], Awaitable[list[Part]]],
+) -> list[dict[str, Any]]:
+    """The messages with every content part of `kinds` replaced by what `replace` makes of it
+    (given the part and its param path, `messages[i].content[j]`), in order."""
+    result = []
+    for i, message in enumerate(messages):
+        content = message.get("content")
+        if isinstance(content, list):
+            parts: list[Part] = []
+            for j, part in enumerate(content):
+                if part.get("type") in kinds:
+                    parts += await replace(part, f"messages[{i}].content[{j}]")
+                else:
+                    parts.append(part)
+            message = {**message, "content": parts}
+        result.append(message)
+    return result
 
 
 def _audio_options(payload: dict[str, Any], rule: SpokenAnswers) -> tuple[str, str]:
