@@ -106,11 +106,15 @@ def up(config: Path | None = ConfigOption) -> None:
     sup, prx = cfg.supervisor, cfg.proxy
     base = f"http://{prx.host}:{prx.port}/v1"
     example = '{"model": "auto", "messages": [{"role": "user", "content": "hello"}]}'
+    speech = '{"model": "tts-1", "voice": "alloy", "input": "hello"}'
     banner = (
         f"modelyard: supervisor on http://{sup.host}:{sup.port}, proxy on {base}\n"
         f"  try:  curl {base}/chat/completions -H 'content-type: application/json' "
         f"-d '{example}'\n"
         f'  or:   OpenAI(base_url="{base}", api_key="none")\n'
+        f"  speech: curl {base}/audio/transcriptions -F model=whisper-1 -F file=@note.wav\n"
+        f"          curl {base}/audio/speech -H 'content-type: application/json' "
+        f"-d '{speech}' -o hello.mp3\n"
         "  servers start on first use; `modelyard ps` shows them; Ctrl-C stops all."
     )
     apps = [
