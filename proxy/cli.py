@@ -104,6 +104,8 @@ def _print(answer: dict[str, Any]) -> None:
         value = answer.get(key)
         table.add_row(key, ", ".join(value) if isinstance(value, list) else str(value))
     table.add_row("candidates", " -> ".join(answer.get("candidates", [])) or "(none)")
+    if answer.get("degrade"):
+        table.add_row("degrade", str(answer["degrade"]))
     table.add_row("classify_ms", f"{answer.get('classify_ms', 0):.3f}")
     console.print(table)
     for reason in answer.get("reasons", []):

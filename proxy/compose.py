@@ -80,6 +80,23 @@ def may_transcribe(config: Config, routed: Routed) -> bool:
     )
 
 
+def degradation(config: Config, routed: Routed) -> str | None:
+    """What `POST /route` reports the proxy would do beyond the chain, if anything."""
+    if wants_spoken_answer(config, routed):
+        return "audio_out->speech"
+    video = config.proxy.degrade.video
+    label = (
+        "audio_in->transcript"
+        if may_transcribe(config, routed)
+        else f"video->frames:{video.frames}"
+        if video is not None and may_use_frames(config, routed)
+        else None
+    )
+    if label is None or not routed.plan.candidates:
+        return label
+    return f"{label} if every candidate fails"
+
+
 @dataclass(frozen=True)
 class Composer:
     config: Config

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from proxy.audio_form import read_audio_form, routing_payload
 from proxy.bodies import Body, JsonBody
 from proxy.classify.features import CHAT, COMPLETIONS, SPEECH, TRANSCRIPTIONS, TRANSLATIONS
-from proxy.compose import Composer, may_transcribe, may_use_frames, wants_spoken_answer
+from proxy.compose import Composer, degradation, may_transcribe, may_use_frames, wants_spoken_answer
 from proxy.errors import AuthenticationError, BadRequestError, UnsupportedInputError
 from proxy.fallback import AllCandidatesFailedError, Chain
 from proxy.resolve import model_ids
@@ -143,7 +143,8 @@ def build_routes(config: Config) -> list[Route]:
                 param="endpoint",
             )
         payload = await _json_object(request)
-        return JSONResponse(describe(await decide(request, endpoint, payload)))
+        routed = await decide(request, endpoint, payload)
+        return JSONResponse({**describe(routed), "degrade": degradation(config, routed)})
 
     async def metrics(request: Request) -> Response:
         return Response(request.app.state.metrics.render(), media_type="text/plain; version=0.0.4")

@@ -45,10 +45,9 @@ def test_route_returns_the_decision_without_forwarding(stack: Stack) -> None:
     answer = decide(stack.proxy_url, body).json()
     assert set(answer) >= DECISION_KEYS
     assert (answer["intent"], answer["language"], answer["stage"]) == ("tts", "hi", "cues")
-    assert answer["model"] == "tiny-qwen-a" and answer["candidates"] == [
-        "tiny-qwen-a",
-        "tiny-qwen-b",
-    ]
+    # the tts route's speech server cannot chat: the answer is composed (text, then speech)
+    assert answer["candidates"] == [] and answer["skipped"][0]["server"] == "tts-sidecar"
+    assert answer["degrade"] == "audio_out->speech"
     assert answer["modalities"] == ["text"]
     assert 0 < answer["confidence"] < 1 and answer["classify_ms"] >= 0
     assert any("ज़ोर से" in r for r in answer["reasons"])
@@ -58,9 +57,10 @@ def test_route_for_an_image_names_what_each_server_lacks(stack: Stack) -> None:
     body = chat([{"type": "text", "text": "make her say 'welcome'"}, IMAGE])
     answer = decide(stack.proxy_url, body).json()
     assert answer["intent"] == "avatar" and answer["modalities"] == ["text", "image"]
-    assert answer["model"] is None and answer["candidates"] == []
-    assert {s["server"] for s in answer["skipped"]} == {"tiny-qwen-a", "tiny-qwen-b"}
-    assert all("image" in s["reason"] for s in answer["skipped"])
+    assert answer["model"] == "tiny-qwen-vl" and answer["candidates"] == ["tiny-qwen-vl"]
+    assert [s["server"] for s in answer["skipped"]] == ["tiny-qwen-b"]
+    assert "image" in answer["skipped"][0]["reason"]
+    assert answer["degrade"] is None
 
 
 def test_route_for_a_transcription_uses_its_language_field(stack: Stack) -> None:

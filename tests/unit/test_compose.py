@@ -166,3 +166,23 @@ def test_video_degradation_encodes_frames_as_image_parts() -> None:
     assert (
         part["image_url"]["url"] == "data:image/png;base64," + base64.b64encode(b"\x89PNG").decode()
     )
+
+
+def test_route_reports_the_degradation_it_would_use() -> None:
+    from proxy.compose import degradation
+
+    cfg = config(audio_in={}, video={"frames": 3}, **SPOKEN)
+    assert degradation(cfg, routed(cfg, "agent", modalities=["audio"])) == "audio_out->speech"
+    assert degradation(cfg, routed(cfg, "agent", AUDIO)) == "audio_in->transcript"
+    assert degradation(cfg, routed(cfg, "agent", VIDEO)) == "video->frames:3"
+    assert degradation(cfg, routed(cfg, "agent")) is None
+    hearing = parse_config(
+        {
+            "supervisor": {"defaults": {"command": ["serve", "{model}"]}},
+            "servers": {"ear": {"model": "e", "capabilities": ["text", "audio_in"]}},
+            "routes": {"agent": ["ear"], "stt": ["ear"]},
+            "proxy": {"degrade": {"audio_in": {}}},
+        }
+    )
+    said = degradation(hearing, routed(hearing, "agent", AUDIO))
+    assert said == "audio_in->transcript if every candidate fails"
