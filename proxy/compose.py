@@ -22,12 +22,12 @@ import binascii
 import json
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from proxy.bodies import FormBody, JsonBody, Upload
 from proxy.classify.classifier import Classifier
@@ -171,23 +171,19 @@ class Composer:
         rule = self.config.proxy.degrade.audio_out
         assert rule is not None
         voice, fmt = _audio_options(payload, rule)
-        if payload.get("stream"):
-            raise BadRequestError(
-                "Streaming is not available for spoken answers here (the speech is made "
-                "after the whole text); send 'stream': false.",
-                param="stream",
-            )
         text_payload = {
-            k: v for k, v in payload.items() if k not in ("modalities", "audio", "stream")
+            k: v
+            for k, v in payload.items()
+            if k not in ("modalities", "audio", "stream", "stream_options")
         }
         text_payload["model"] = rule.text_with
         answered = await self._send(CHAT, text_payload, headers)
         if answered.status_code != 200:
             return answered
         completion = _json(answered, "the text answer")
-        message = completion["choices"][0]["message"]
+        message = _first_message(completion)
         text = message.get("content") or ""
-        if not text.strip():
+        if not isinstance(text, str) or not text.strip():
             raise DegradedStepError(
                 f"The text answer from {answered.headers.get('x-modelyard-model')} was empty, "
                 "so there is nothing to speak."
@@ -197,17 +193,21 @@ class Composer:
         spoken = await self._send(SPEECH, speech_payload, headers)
         if spoken.status_code != 200:
             return spoken
-        message["content"] = None
-        message["audio"] = {
+        audio = {
             "id": "audio_" + secrets.token_hex(12),
             "data": base64.b64encode(bytes(spoken.body)).decode(),
             "expires_at": int(time.time()) + AUDIO_TTL,
             "transcript": text,
         }
-        result = JSONResponse(completion, headers=_passed_on(answered))
-        result.headers["x-modelyard-degraded"] = "audio_out->speech"
-        result.headers["x-modelyard-spoken-by"] = spoken.headers.get("x-modelyard-model", "")
-        return result
+        passed_on = _passed_on(answered)
+        passed_on["x-modelyard-degraded"] = "audio_out->speech"
+        passed_on["x-modelyard-spoken-by"] = spoken.headers.get("x-modelyard-model", "")
+        if payload.get("stream"):
+            events = _audio_events(completion, audio, bytes(spoken.body))
+            return StreamingResponse(events, media_type="text/event-stream", headers=passed_on)
+        message["content"] = None
+        message["audio"] = audio
+        return JSONResponse(completion, headers=passed_on)
 
     async def _transcribe(
         self, rule: AudioToTranscript, part: dict[str, Any], where: str, headers: dict[str, str]
@@ -325,6 +325,42 @@ def _json(response: Response, what: str) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise DegradedStepError(f"{what} was not a JSON object")
     return parsed
+
+
+def _first_message(completion: dict[str, Any]) -> dict[str, Any]:
+    choices = completion.get("choices")
+    message = choices[0].get("message") if isinstance(choices, list) and choices else None
+    if not isinstance(message, dict):
+        raise DegradedStepError("the text answer carried no choices[0].message")
+    return message
+
+
+# Raw bytes per streamed audio delta: a multiple of 3, so each delta's base64 decodes alone.
+AUDIO_DELTA_BYTES = 3 * 16 * 1024
+
+
+async def _audio_events(
+    completion: dict[str, Any], audio: dict[str, Any], data: bytes
+) -> AsyncIterator[bytes]:
+    """A spoken answer as OpenAI streams one: the id and transcript first, then the audio in
+    base64 pieces, then `expires_at` with the finish reason, then [DONE]. The speech is made
+    whole before the first event (the sidecars synthesise a request at once)."""
+    head = {k: completion.get(k) for k in ("id", "created", "model")}
+    head["object"] = "chat.completion.chunk"
+    finish = completion["choices"][0].get("finish_reason") or "stop"
+
+    def event(delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
+        return f"data: {json.dumps({**head, 'choices': [choice]})}\n\n".encode()
+
+    yield event(
+        {"role": "assistant", "audio": {"id": audio["id"], "transcript": audio["transcript"]}}
+    )
+    for start in range(0, len(data), AUDIO_DELTA_BYTES):
+        piece = base64.b64encode(data[start : start + AUDIO_DELTA_BYTES]).decode()
+        yield event({"audio": {"id": audio["id"], "data": piece}})
+    yield event({"audio": {"id": audio["id"], "expires_at": audio["expires_at"]}}, finish)
+    yield b"data: [DONE]\n\n"
 
 
 def _passed_on(response: Response) -> dict[str, str]:
