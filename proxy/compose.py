@@ -42,6 +42,7 @@ from supervisor.config import AudioToTranscript, Config, SpokenAnswers
 AUDIO_PARTS = frozenset({"input_audio", "audio_url"})
 VIDEO_PARTS = frozenset({"video_url", "input_video"})
 MAX_VIDEO_BYTES = 64 * 2**20
+MAX_AUDIO_BYTES = 25 * 2**20  # OpenAI's limit for audio uploads
 # OpenAI's chat `audio.format` values, as the speech endpoint names them.
 CHAT_AUDIO_FORMATS = {"wav": "wav", "mp3": "mp3", "flac": "flac", "opus": "opus", "pcm16": "pcm"}
 AUDIO_TTL = 3600  # what `message.audio.expires_at` promises; nothing is stored server-side
@@ -127,7 +128,9 @@ class Composer:
         assert rule is not None
 
         async def frames(part: dict[str, Any], where: str) -> list[dict[str, Any]]:
-            video = await self._video_bytes(part, where)
+            spec = part.get(part["type"]) or {}
+            url = spec.get("url") if isinstance(spec, dict) else spec
+            video = await self._url_bytes(url, where, MAX_VIDEO_BYTES)
             pngs = await asyncio.to_thread(sample_frames, video, rule.frames, where)
             return [_image_part(png) for png in pngs]
 
@@ -138,33 +141,40 @@ class Composer:
         response.headers["x-modelyard-degraded"] = f"video->frames:{rule.frames}"
         return response
 
-    async def _video_bytes(self, part: dict[str, Any], where: str) -> bytes:
-        spec = part.get(part["type"]) or {}
-        url = spec.get("url") if isinstance(spec, dict) else spec
+    async def _url_bytes(self, url: object, where: str, limit: int) -> bytes:
+        """A part's media from a `data:` URL or fetched over http(s), at most `limit` bytes."""
         if not isinstance(url, str):
-            raise BadRequestError(f"'{where}' needs a video URL.", param=where)
+            raise BadRequestError(f"'{where}' needs a URL.", param=where)
         if url.startswith("data:") and "," in url:
-            return _base64(url.split(",", 1)[1], where)
-        if url.startswith(("http://", "https://")):
-            return await self._download(url, where)
-        raise BadRequestError(
-            f"'{where}' must be a data: or http(s) URL to be cut into frames here.", param=where
-        )
-
-    async def _download(self, url: str, where: str) -> bytes:
-        try:
-            async with self.chain.session.get(url) as got:
-                if got.status != 200:
-                    raise BadRequestError(f"'{where}': GET {url} answered {got.status}.", where)
-                data = await got.content.read(MAX_VIDEO_BYTES + 1)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise BadRequestError(f"'{where}': cannot fetch {url}: {exc}.", param=where) from exc
-        if len(data) > MAX_VIDEO_BYTES:
+            data = _base64(url.split(",", 1)[1], where)
+        elif url.startswith(("http://", "https://")):
+            try:
+                async with self.chain.session.get(url) as got:
+                    if got.status != 200:
+                        raise BadRequestError(f"'{where}': GET {url} answered {got.status}.", where)
+                    data = await got.content.read(limit + 1)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise BadRequestError(f"'{where}': cannot fetch {url}: {exc}.", where) from exc
+        else:
+            raise BadRequestError(f"'{where}' must be a data: or http(s) URL.", param=where)
+        if len(data) > limit:
             raise PayloadTooLargeError(
-                f"'{where}' is over {MAX_VIDEO_BYTES // 2**20} MB, the limit for videos cut here.",
-                param=where,
+                f"'{where}' is over {limit // 2**20} MB, the limit for media handled here.", where
             )
         return data
+
+    async def _audio(self, part: dict[str, Any], where: str) -> tuple[bytes, str]:
+        """An `input_audio` part's bytes and format, or an `audio_url` part's (data: or http)."""
+        if part.get("type") == "input_audio":
+            spec = part.get("input_audio") or {}
+            data = spec.get("data") if isinstance(spec, dict) else None
+            if not isinstance(data, str) or not data:
+                raise BadRequestError(f"'{where}' carries no audio data.", param=where)
+            return _base64(data, where), str(spec.get("format") or "wav")
+        spec = part.get("audio_url") or {}
+        url = spec.get("url") if isinstance(spec, dict) else spec
+        audio = await self._url_bytes(url, f"{where}.audio_url.url", MAX_AUDIO_BYTES)
+        return audio, _audio_format(str(url))
 
     async def spoken(self, payload: dict[str, Any], headers: dict[str, str]) -> Response:
         """The text from one chain, its speech from another, as `message.audio`."""
@@ -212,7 +222,7 @@ class Composer:
     async def _transcribe(
         self, rule: AudioToTranscript, part: dict[str, Any], where: str, headers: dict[str, str]
     ) -> tuple[str, str]:
-        audio, fmt = _audio_bytes(part, where)
+        audio, fmt = await self._audio(part, where)
         form = FormBody(
             (("model", rule.transcribe_with), ("response_format", "json")),
             (Upload("file", f"audio.{fmt}", f"audio/{fmt}", audio),),
@@ -285,24 +295,13 @@ def _audio_options(payload: dict[str, Any], rule: SpokenAnswers) -> tuple[str, s
     return voice, CHAT_AUDIO_FORMATS.get(fmt, fmt)
 
 
-def _audio_bytes(part: dict[str, Any], where: str) -> tuple[bytes, str]:
-    """The bytes of an `input_audio` part (base64 and a format) or a `data:` `audio_url`."""
-    if part.get("type") == "input_audio":
-        spec = part.get("input_audio") or {}
-        data, fmt = spec.get("data"), spec.get("format") or "wav"
-    else:
-        spec = part.get("audio_url") or {}
-        url = spec.get("url") if isinstance(spec, dict) else None
-        if not isinstance(url, str) or not url.startswith("data:") or "," not in url:
-            raise BadRequestError(
-                f"'{where}.audio_url.url' must be a data: URL to be transcribed here.",
-                param=f"{where}.audio_url.url",
-            )
-        header, data = url[5:].split(",", 1)
-        fmt = header.split(";")[0].rsplit("/", 1)[-1] or "wav"
-    if not isinstance(data, str) or not data:
-        raise BadRequestError(f"'{where}' carries no audio data.", param=where)
-    return _base64(data, where), str(fmt)
+def _audio_format(url: str) -> str:
+    """The container a client's audio URL names: a data: URL's subtype, else the path's
+    suffix; Whisper's decoder sniffs the bytes anyway, so the name is only a hint."""
+    if url.startswith("data:"):
+        return url[5:].split(";")[0].split(",")[0].rsplit("/", 1)[-1] or "wav"
+    suffix = url.split("?")[0].rsplit("/", 1)[-1].rpartition(".")[2]
+    return suffix if 0 < len(suffix) <= 5 else "wav"
 
 
 def _base64(data: str, where: str) -> bytes:

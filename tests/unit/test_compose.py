@@ -14,7 +14,8 @@ from proxy.bodies import FormBody, JsonBody, Upload
 from proxy.classify.features import CHAT, extract
 from proxy.classify.language import Language
 from proxy.compose import (
-    _audio_bytes,
+    Composer,
+    _audio_format,
     _audio_options,
     may_transcribe,
     may_use_frames,
@@ -109,17 +110,24 @@ def test_spoken_answer_options_default_and_map_pcm16() -> None:
     assert caught.value.param == "audio.format"
 
 
-def test_audio_parts_decode_from_input_audio_and_data_urls() -> None:
-    assert _audio_bytes(AUDIO, "p") == (b"RIFF", "wav")
+async def test_audio_parts_decode_from_input_audio_and_data_urls() -> None:
+    composer = Composer(config(), None, None)  # type: ignore[arg-type]  # no network here
+    assert await composer._audio(AUDIO, "p") == (b"RIFF", "wav")
     url = {"type": "audio_url", "audio_url": {"url": "data:audio/mp3;base64,SUQz"}}
-    assert _audio_bytes(url, "p") == (b"ID3", "mp3")
-    remote = {"type": "audio_url", "audio_url": {"url": "https://example.com/a.mp3"}}
+    assert await composer._audio(url, "p") == (b"ID3", "mp3")
+    other = {"type": "audio_url", "audio_url": {"url": "ftp://example.com/a.mp3"}}
     with pytest.raises(BadRequestError) as caught:
-        _audio_bytes(remote, "messages[0].content[1]")
+        await composer._audio(other, "messages[0].content[1]")
     assert caught.value.param == "messages[0].content[1].audio_url.url"
     broken = {"type": "input_audio", "input_audio": {"data": "not base64!", "format": "wav"}}
     with pytest.raises(BadRequestError):
-        _audio_bytes(broken, "p")
+        await composer._audio(broken, "p")
+
+
+def test_audio_format_comes_from_the_url() -> None:
+    assert _audio_format("data:audio/ogg;base64,AAAA") == "ogg"
+    assert _audio_format("https://example.com/calls/a.m4a?sig=1") == "m4a"
+    assert _audio_format("https://example.com/stream") == "wav"
 
 
 def test_frames_are_evenly_spaced_pngs_no_larger_than_asked() -> None:

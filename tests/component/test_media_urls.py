@@ -1,0 +1,66 @@
+"""Media parts given as http(s) URLs are fetched by the proxy for the degradations (a video to
+cut into frames, audio to transcribe): a real aiohttp server on loopback serves them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from proxy.compose import Composer
+from proxy.errors import BadRequestError, PayloadTooLargeError
+from supervisor.config import parse_config
+
+CONFIG = parse_config(
+    {
+        "supervisor": {"defaults": {"command": ["serve", "{model}"]}},
+        "servers": {"llm": {"model": "m"}},
+        "routes": {"agent": ["llm"]},
+    }
+)
+
+
+@pytest.fixture
+async def media() -> AsyncIterator[str]:
+    async def note(request: web.Request) -> web.Response:
+        return web.Response(body=b"ID3 audio")
+
+    async def huge(request: web.Request) -> web.Response:
+        return web.Response(body=b"x" * 2048)
+
+    app = web.Application()
+    app.router.add_get("/note.mp3", note)
+    app.router.add_get("/huge.wav", huge)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+async def test_audio_urls_are_fetched_with_their_format(media: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        composer = Composer(CONFIG, SimpleNamespace(session=session), None)  # type: ignore[arg-type]
+        part = {"type": "audio_url", "audio_url": {"url": f"{media}/note.mp3"}}
+        assert await composer._audio(part, "m") == (b"ID3 audio", "mp3")
+        missing = {"type": "audio_url", "audio_url": {"url": f"{media}/absent.wav"}}
+        with pytest.raises(BadRequestError) as caught:
+            await composer._audio(missing, "messages[0].content[0]")
+        assert "404" in caught.value.message
+        assert caught.value.param == "messages[0].content[0].audio_url.url"
+
+
+async def test_a_fetch_over_the_limit_is_a_413(media: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        composer = Composer(CONFIG, SimpleNamespace(session=session), None)  # type: ignore[arg-type]
+        with pytest.raises(PayloadTooLargeError):
+            await composer._url_bytes(f"{media}/huge.wav", "p", limit=1024)
+        unreachable = "http://127.0.0.1:9/none.mp4"  # the discard port: nothing listens
+        with pytest.raises(BadRequestError) as caught:
+            await composer._url_bytes(unreachable, "p", limit=1024)
+        assert "cannot fetch" in caught.value.message
