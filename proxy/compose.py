@@ -187,7 +187,7 @@ class Composer:
             if k not in ("modalities", "audio", "stream", "stream_options")
         }
         text_payload["model"] = rule.text_with
-        answered = await self._send(CHAT, text_payload, headers)
+        answered = await self._chat(text_payload, headers)
         if answered.status_code != 200:
             return answered
         completion = _json(answered, "the text answer")
@@ -210,7 +210,9 @@ class Composer:
             "transcript": text,
         }
         passed_on = _passed_on(answered)
-        passed_on["x-modelyard-degraded"] = "audio_out->speech"
+        # speech in and speech out: the text step may itself have transcribed the question
+        degraded = [passed_on.get("x-modelyard-degraded"), "audio_out->speech"]
+        passed_on["x-modelyard-degraded"] = ",".join(d for d in degraded if d)
         passed_on["x-modelyard-spoken-by"] = spoken.headers.get("x-modelyard-model", "")
         if payload.get("stream"):
             events = _audio_events(completion, audio, bytes(spoken.body))
@@ -236,6 +238,14 @@ class Composer:
             raise BadRequestError(f"Transcribing {where} failed: {detail}", param=where)
         text = str(_json(response, "the transcript").get("text", ""))
         return text, response.headers.get("x-modelyard-model", "")
+
+    async def _chat(self, payload: dict[str, Any], headers: dict[str, str]) -> Response:
+        """A text answer as the proxy would give it: audio parts no server in the chain hears
+        are transcribed first, when that is declared."""
+        routed = await route(self.config, self.classifier, CHAT, payload)
+        if may_transcribe(self.config, routed) and not routed.plan.candidates:
+            return await self.heard(payload, headers)
+        return await self._through(routed.plan, CHAT, JsonBody(payload), headers)
 
     async def _send(
         self, endpoint: str, payload: dict[str, Any], headers: dict[str, str]

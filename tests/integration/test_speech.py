@@ -198,6 +198,31 @@ def test_chat_with_audio_and_no_audio_llm_answers_the_transcript(
     assert {"weekly", "report", "finance"} <= words(answer)
 
 
+def test_speech_in_and_speech_out(stack: Stack, speech: Path) -> None:
+    encoded = base64.b64encode(speech.read_bytes()).decode()
+    raw = stack.openai().chat.completions.with_raw_response.create(
+        model="auto",
+        modalities=["text", "audio"],
+        audio={"voice": "alloy", "format": "wav"},
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "input_audio", "input_audio": {"data": encoded, "format": "wav"}}
+                ],
+            }
+        ],
+    )
+    assert raw.headers["x-modelyard-degraded"] == "audio_in->transcript,audio_out->speech"
+    assert raw.headers["x-modelyard-transcribed-by"] == "stt-sidecar"
+    assert raw.headers["x-modelyard-spoken-by"] == "tts-sidecar"
+    audio = raw.parse().choices[0].message.audio
+    assert audio is not None
+    # the echoing text server (the `heard` route) repeated the transcript, which was spoken
+    assert {"weekly", "report", "finance"} <= words(audio.transcript)
+    assert wav_seconds(base64.b64decode(audio.data)) > 2
+
+
 def test_stt_primary_crashing_falls_back_to_the_sidecar(stack: Stack, speech: Path) -> None:
     with speech.open("rb") as audio:
         raw = stack.openai().audio.transcriptions.with_raw_response.create(
