@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import json
 import secrets
 import time
@@ -26,15 +25,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from proxy.bodies import FormBody, JsonBody, Upload
 from proxy.classify.classifier import Classifier
 from proxy.classify.features import CHAT, SPEECH, TRANSCRIPTIONS
-from proxy.errors import BadRequestError, PayloadTooLargeError, UnavailableError
+from proxy.errors import BadRequestError, UnavailableError
 from proxy.fallback import AllCandidatesFailedError, Chain
 from proxy.frames import sample_frames
+from proxy.media_urls import decode_base64, read_media_url
 from proxy.resolve import Plan
 from proxy.routing import Routed, route
 from supervisor.config import AudioToTranscript, Config, SpokenAnswers
@@ -142,26 +141,8 @@ class Composer:
         return response
 
     async def _url_bytes(self, url: object, where: str, limit: int) -> bytes:
-        """A part's media from a `data:` URL or fetched over http(s), at most `limit` bytes."""
-        if not isinstance(url, str):
-            raise BadRequestError(f"'{where}' needs a URL.", param=where)
-        if url.startswith("data:") and "," in url:
-            data = _base64(url.split(",", 1)[1], where)
-        elif url.startswith(("http://", "https://")):
-            try:
-                async with self.chain.session.get(url) as got:
-                    if got.status != 200:
-                        raise BadRequestError(f"'{where}': GET {url} answered {got.status}.", where)
-                    data = await got.content.read(limit + 1)
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                raise BadRequestError(f"'{where}': cannot fetch {url}: {exc}.", where) from exc
-        else:
-            raise BadRequestError(f"'{where}' must be a data: or http(s) URL.", param=where)
-        if len(data) > limit:
-            raise PayloadTooLargeError(
-                f"'{where}' is over {limit // 2**20} MB, the limit for media handled here.", where
-            )
-        return data
+        allow = self.config.proxy.fetch_private_media
+        return await read_media_url(self.chain.session, url, where, limit, allow)
 
     async def _audio(self, part: dict[str, Any], where: str) -> tuple[bytes, str]:
         """An `input_audio` part's bytes and format, or an `audio_url` part's (data: or http)."""
@@ -170,7 +151,7 @@ class Composer:
             data = spec.get("data") if isinstance(spec, dict) else None
             if not isinstance(data, str) or not data:
                 raise BadRequestError(f"'{where}' carries no audio data.", param=where)
-            return _base64(data, where), str(spec.get("format") or "wav")
+            return decode_base64(data, where), str(spec.get("format") or "wav")
         spec = part.get("audio_url") or {}
         url = spec.get("url") if isinstance(spec, dict) else spec
         audio = await self._url_bytes(url, f"{where}.audio_url.url", MAX_AUDIO_BYTES)
@@ -312,13 +293,6 @@ def _audio_format(url: str) -> str:
         return url[5:].split(";")[0].split(",")[0].rsplit("/", 1)[-1] or "wav"
     suffix = url.split("?")[0].rsplit("/", 1)[-1].rpartition(".")[2]
     return suffix if 0 < len(suffix) <= 5 else "wav"
-
-
-def _base64(data: str, where: str) -> bytes:
-    try:
-        return base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise BadRequestError(f"'{where}' is not valid base64: {exc}.", param=where) from exc
 
 
 def _image_part(png: bytes) -> dict[str, Any]:

@@ -173,6 +173,8 @@ class ProxySettings(_Strict):
     request_timeout: Seconds = 600.0
     api_keys: list[str] = []
     degrade: Degradations = Degradations()
+    # Media URLs the degradations fetch: refuse loopback/private hosts unless this is set.
+    fetch_private_media: bool = False
 
 
 Modality = Literal["text", "image", "audio", "video"]

@@ -12,20 +12,29 @@ from aiohttp import web
 
 from proxy.compose import Composer
 from proxy.errors import BadRequestError, PayloadTooLargeError
-from supervisor.config import parse_config
+from supervisor.config import Config, parse_config
 
-CONFIG = parse_config(
-    {
-        "supervisor": {"defaults": {"command": ["serve", "{model}"]}},
-        "servers": {"llm": {"model": "m"}},
-        "routes": {"agent": ["llm"]},
-    }
-)
+
+def config(fetch_private_media: bool) -> Config:
+    return parse_config(
+        {
+            "supervisor": {"defaults": {"command": ["serve", "{model}"]}},
+            "servers": {"llm": {"model": "m"}},
+            "routes": {"agent": ["llm"]},
+            "proxy": {"fetch_private_media": fetch_private_media},
+        }
+    )
+
+
+# this test server is on loopback, which the proxy refuses unless told otherwise
+CONFIG = config(fetch_private_media=True)
+HITS: list[str] = []
 
 
 @pytest.fixture
 async def media() -> AsyncIterator[str]:
     async def note(request: web.Request) -> web.Response:
+        HITS.append(request.path)
         return web.Response(body=b"ID3 audio")
 
     async def huge(request: web.Request) -> web.Response:
@@ -64,3 +73,14 @@ async def test_a_fetch_over_the_limit_is_a_413(media: str) -> None:
         with pytest.raises(BadRequestError) as caught:
             await composer._url_bytes(unreachable, "p", limit=1024)
         assert "cannot fetch" in caught.value.message
+
+
+async def test_loopback_and_private_hosts_are_refused_by_default(media: str) -> None:
+    HITS.clear()
+    async with aiohttp.ClientSession() as session:
+        composer = Composer(config(False), SimpleNamespace(session=session), None)  # type: ignore[arg-type]
+        for url in (f"{media}/note.mp3", "http://10.1.2.3/a.wav", "http://169.254.169.254/x"):
+            with pytest.raises(BadRequestError) as caught:
+                await composer._url_bytes(url, "p", limit=1024)
+            assert "fetch_private_media" in caught.value.message
+    assert HITS == []  # refused before any request was made

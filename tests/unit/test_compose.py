@@ -5,6 +5,7 @@ bodies rendered for each server of a chain."""
 from __future__ import annotations
 
 import base64
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -111,7 +112,8 @@ def test_spoken_answer_options_default_and_map_pcm16() -> None:
 
 
 async def test_audio_parts_decode_from_input_audio_and_data_urls() -> None:
-    composer = Composer(config(), None, None)  # type: ignore[arg-type]  # no network here
+    offline = SimpleNamespace(session=None)  # these parts need no network
+    composer = Composer(config(), offline, None)  # type: ignore[arg-type]
     assert await composer._audio(AUDIO, "p") == (b"RIFF", "wav")
     url = {"type": "audio_url", "audio_url": {"url": "data:audio/mp3;base64,SUQz"}}
     assert await composer._audio(url, "p") == (b"ID3", "mp3")
