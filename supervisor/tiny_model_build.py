@@ -1,4 +1,4 @@
-"""Build a tiny random-weight Qwen2 (or Qwen2-VL) model that real vLLM serves on a 2-core CPU box.
+"""Build a tiny random-weight Qwen2 (VL, Audio) or Whisper model that real vLLM serves on a CPU.
 
 Why: the CPU profile runs the real vLLM serving path (spawn, /health, OpenAI routes, SIGTERM) with
 no GPU, network or model hub. A Qwen2ForCausalLM with hidden 128, 2 layers, 4 heads (head_dim 32,
@@ -14,8 +14,14 @@ so image and video chat requests take vLLM's real multimodal path in seconds. Th
 files are written as JSON rather than saved from processor objects: those need torchvision,
 which the engine venv does not carry (the VL server gets it from its own PYTHONPATH).
 
+--kind whisper builds a WhisperForConditionalGeneration (d_model 128, 2+2 layers, 80 mels) with
+Whisper's token layout on the same kind of small BPE, for /v1/audio/transcriptions and
+/translations. --kind qwen2-audio builds a Qwen2AudioForConditionalGeneration: the VL text tower
+behind a 2-layer audio encoder 64 wide on 128 mels, for chat with input_audio/audio_url parts.
+Both servers decode and resample audio with the media-libs on their PYTHONPATH.
+
 Run by the engine venv's python (torch, transformers, tokenizers); the project never imports it:
-    python tiny_model_build.py --out DIR --seed N [--kind qwen2|qwen2-vl --hidden 128 ...]
+    python tiny_model_build.py --out DIR --seed N [--kind qwen2|qwen2-vl|whisper|qwen2-audio ...]
 It builds in DIR.tmp-<pid> and renames to DIR when complete, so a killed build never leaves a
 half model that looks finished. If DIR/config.json exists it prints "exists" and exits 0.
 """
@@ -341,16 +347,20 @@ def build_audio(args, path):
     torch.manual_seed(args.seed)
     model = Qwen2AudioForConditionalGeneration(config).to(torch.bfloat16).eval()
     save(model, tokenizer, path, AUDIO_CHAT_TEMPLATE)
-    rename_text_weights(path)
+    to_vllm_names(path)
     WhisperFeatureExtractor(feature_size=AUDIO_MELS, **MEL_FRAMES).save_pretrained(path)
     write_json(path, "processor_config.json", {"processor_class": "Qwen2AudioProcessor"})
     with open(os.path.join(path, "chat_template.jinja"), "w") as f:
         f.write(AUDIO_CHAT_TEMPLATE)
 
 
-def rename_text_weights(path):
-    """transformers 5 saves the text tower as language_model.model.model.*; vLLM (like the
-    published Qwen2-Audio checkpoints) reads language_model.model.*, and fails on the rest."""
+def to_vllm_names(path):
+    """Rewrite the checkpoint the way vLLM reads Qwen2-Audio (and the published checkpoints are).
+
+    transformers 5.19 saves the text tower as language_model.model.model.*, which vLLM only loads
+    as language_model.model.*. It also saves an untied language_model.lm_head although the config
+    ties it, and vLLM would then use that instead of tying (with a warning): drop it.
+    """
     from safetensors.torch import load_file, save_file
 
     (name,) = [n for n in os.listdir(path) if n.endswith(".safetensors")]
@@ -359,6 +369,7 @@ def rename_text_weights(path):
     renamed = {
         ("language_model.model." + k[len(old) :] if k.startswith(old) else k): v
         for k, v in weights.items()
+        if k != "language_model.lm_head.weight"
     }
     save_file(renamed, os.path.join(path, name), metadata={"format": "pt"})
 

@@ -2,8 +2,9 @@
 
 Random weights, real architecture: vLLM's whole serving path runs on a 2-core CPU in seconds.
 The build runs under the engine venv's python (it needs torch and transformers, which the
-project's light venv does not carry), through supervisor/tiny_model_build.py. A qwen2-vl model
-builds the same way; serving it also needs the engine's media-libs (scripts/setup-engine.sh).
+project's light venv does not carry), through supervisor/tiny_model_build.py. The qwen2-vl,
+whisper and qwen2-audio models build the same way; serving them also needs the engine's
+media-libs (scripts/setup-engine.sh) for image, video and audio decoding and resampling.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from supervisor.errors import SupervisorError
 
 BUILDER = Path(__file__).with_name("tiny_model_build.py")
 
-Kind = Literal["qwen2", "qwen2-vl"]  # tiny_model_build.py --kind
+Kind = Literal["qwen2", "qwen2-vl", "whisper", "qwen2-audio"]  # tiny_model_build.py --kind
 
 # name -> (builder kind, seed). The two text models differ by seed, so tests can tell which one
 # answered.
@@ -26,6 +27,8 @@ CATALOG: dict[str, tuple[Kind, int]] = {
     "tiny-qwen2-a": ("qwen2", 1),
     "tiny-qwen2-b": ("qwen2", 2),
     "tiny-qwen2-vl": ("qwen2-vl", 3),
+    "tiny-whisper": ("whisper", 4),
+    "tiny-qwen2-audio": ("qwen2-audio", 5),
 }
 
 

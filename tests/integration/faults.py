@@ -52,6 +52,7 @@ FAULT_ROUTES = {
     "fault-stt": ["stt-crasher", "stt-sidecar"],
     "fault-tts": ["tts-crasher", "tts-sidecar"],
     "fault-speech-down": ["stt-crasher", "stt-dead"],
+    "fault-sidecar-down": ["stt-dead", "tiny-whisper"],
     "fault-video": ["video-crasher"],
 }
 

@@ -11,6 +11,7 @@ import base64
 import io
 import wave
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
@@ -173,12 +174,11 @@ def test_a_streamed_spoken_answer_comes_in_openai_audio_deltas(stack: Stack) -> 
     assert len(pcm) > 22050 * 2 * 0.1 and len(pcm) % 2 == 0  # 16-bit samples, over 0.1 s
 
 
-def test_chat_with_audio_and_no_audio_llm_answers_the_transcript(
-    stack: Stack, speech: Path
-) -> None:
+def audio_chat(stack: Stack, speech: Path, model: str) -> Any:
     encoded = base64.b64encode(speech.read_bytes()).decode()
-    raw = stack.openai().chat.completions.with_raw_response.create(
-        model="auto",
+    return stack.openai().chat.completions.with_raw_response.create(
+        model=model,
+        max_tokens=4,
         messages=[
             {
                 "role": "user",
@@ -189,6 +189,21 @@ def test_chat_with_audio_and_no_audio_llm_answers_the_transcript(
             }
         ],
     )
+
+
+def test_chat_with_audio_reaches_the_real_audio_model(stack: Stack, speech: Path) -> None:
+    raw = audio_chat(stack, speech, "auto")
+    assert raw.headers["x-modelyard-intent"] == "stt"
+    assert raw.headers["x-modelyard-model"] == "tiny-qwen-audio"
+    assert "x-modelyard-degraded" not in raw.headers
+    # ~4.6 s of speech is ~115 audio tokens in the prompt: vLLM's audio path ran
+    assert raw.parse().usage.prompt_tokens > 100
+
+
+def test_chat_with_audio_and_no_audio_llm_answers_the_transcript(
+    stack: Stack, speech: Path
+) -> None:
+    raw = audio_chat(stack, speech, "agent")  # the agent chain's servers take text only
     assert raw.headers["x-modelyard-degraded"] == "audio_in->transcript"
     assert raw.headers["x-modelyard-transcribed-by"] == "stt-sidecar"
     assert raw.headers["x-modelyard-model"] == "echoer"  # the `heard` route, set in conftest
@@ -221,6 +236,27 @@ def test_speech_in_and_speech_out(stack: Stack, speech: Path) -> None:
     # the echoing text server (the `heard` route) repeated the transcript, which was spoken
     assert {"weekly", "report", "finance"} <= words(audio.transcript)
     assert wav_seconds(base64.b64decode(audio.data)) > 2
+
+
+def test_transcriptions_reach_vllms_own_whisper(stack: Stack, speech: Path) -> None:
+    with speech.open("rb") as audio:
+        raw = stack.openai().audio.transcriptions.with_raw_response.create(
+            model="tiny-whisper", file=audio, response_format="verbose_json", language="en"
+        )
+    assert raw.headers["x-modelyard-model"] == "tiny-whisper"
+    verbose = raw.parse()
+    # random weights: the words are gibberish, the duration is the upload's
+    assert verbose.duration is not None and 3 < verbose.duration < 7
+
+
+def test_sidecar_down_falls_back_to_vllm_whisper(stack: Stack, speech: Path) -> None:
+    with speech.open("rb") as audio:
+        raw = stack.openai().audio.transcriptions.with_raw_response.create(
+            model="fault-sidecar-down", file=audio
+        )
+    assert raw.headers["x-modelyard-model"] == "tiny-whisper"
+    assert raw.headers["x-modelyard-tried"].startswith("stt-dead:")
+    assert isinstance(raw.parse().text, str)
 
 
 def test_stt_primary_crashing_falls_back_to_the_sidecar(stack: Stack, speech: Path) -> None:
