@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # (pipefail keeps pip's own failure; only grep's "nothing left to print" is forgiven)
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup system venv engine models up test lint format unit integration bench bench-speech eval faults clean
+.PHONY: setup system venv engine models up test lint format unit integration bench bench-speech smoke-models eval faults clean
 
 setup: system venv engine models  ## both venvs, espeak-ng and the tiny models; reruns are no-ops
 
@@ -57,6 +57,11 @@ bench: setup
 
 bench-speech: setup  ## speech costs: STT real-time factor, TTS per audio second, via the proxy
 	$(BIN)/python bench/speech.py
+
+smoke-models: setup  ## each tiny multimodal/speech vLLM server alone: ready time, requests, RSS
+	$(BIN)/python bench/vl_smoke.py
+	$(BIN)/python bench/audio_smoke.py --server tiny-whisper
+	$(BIN)/python bench/audio_smoke.py --server tiny-qwen-audio
 
 faults: setup  ## the fault suite as a table: fault x outcome x served-by, fallback success
 	$(BIN)/python bench/faults.py

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import shutil
 import signal
 import sys
 import tempfile
@@ -193,7 +194,11 @@ def main() -> int:
         requests = transcription_requests(served, wav)
     else:
         requests = chat_requests(served, wav)
-    return 0 if asyncio.run(run(spec, requests, folder / "server.log")) else 1
+    if asyncio.run(run(spec, requests, folder / "server.log")):
+        shutil.rmtree(folder)  # the log is kept only when something failed
+        return 0
+    print(f"kept for a look: {folder}")
+    return 1
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import signal
 import sys
 import tempfile
@@ -112,7 +113,11 @@ def main() -> int:
         "image (data:image/png)": chat(served, "image", image),
         "video (data:video/mp4)": chat(served, "video", video),
     }
-    return 0 if asyncio.run(run(spec, requests, folder / "server.log")) else 1
+    if asyncio.run(run(spec, requests, folder / "server.log")):
+        shutil.rmtree(folder)  # the log is kept only when something failed
+        return 0
+    print(f"kept for a look: {folder}")
+    return 1
 
 
 if __name__ == "__main__":
