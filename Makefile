@@ -59,9 +59,7 @@ bench-speech: setup  ## speech costs: STT real-time factor, TTS per audio second
 	$(BIN)/python bench/speech.py
 
 smoke-models: setup  ## each tiny multimodal/speech vLLM server alone: ready time, requests, RSS
-	$(BIN)/python bench/vl_smoke.py
-	$(BIN)/python bench/audio_smoke.py --server tiny-whisper
-	$(BIN)/python bench/audio_smoke.py --server tiny-qwen-audio
+	$(BIN)/python bench/smoke_models.py
 
 faults: setup  ## the fault suite as a table: fault x outcome x served-by, fallback success
 	$(BIN)/python bench/faults.py

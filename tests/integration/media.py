@@ -1,4 +1,4 @@
-"""Small images and videos made on the spot for the multimodal tests and bench/vl_smoke.py.
+"""Small images and videos made on the spot for the multimodal tests and bench/smoke_models.py.
 
 PyAV (in the project's venv with the `speech` extra) encodes both, so no sample files are
 committed and nothing is fetched.

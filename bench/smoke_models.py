@@ -1,15 +1,16 @@
-"""Smoke check of the CPU profile's audio servers: real vLLM, tiny random-weight Whisper or
-Qwen2-Audio.
+"""Smoke check of the CPU profile's tiny multimodal and audio vLLM servers, one at a time:
+Qwen2-VL (image and video chat), Whisper (transcriptions, translations), Qwen2-Audio (chat with
+audio parts), all random-weight.
 
-Renders the server's launch spec with the supervisor's own code (from the profile, or from the
-block proposed below when the profile has no such server yet), builds the model if it is
-missing, starts the server on a free port in its own process group, sends real speech (espeak-ng,
-22.05 kHz, so vLLM's resampling to 16 kHz runs too), prints status codes, time to ready and the
-group's RSS, then stops the whole group, also on failure or Ctrl-C. Answers are gibberish by
-design; a 200 means vLLM's audio path really ran.
+Renders each server's launch spec from the profile with the supervisor's own code (so the
+`{media_libs}` PYTHONPATH and the flags are what `modelyard up` runs), builds the model if it is
+missing, starts the server on a free port in its own process group, sends the requests its
+capabilities call for (media made on the spot: a PNG, an mp4, espeak-ng speech at 22.05 kHz so
+vLLM's resampling runs too), prints status codes, time to ready and the group's RSS, then stops
+the whole group, also on failure, Ctrl-C or SIGTERM. Answers are gibberish by design; a 200
+with the media's tokens in the prompt means vLLM's media path really ran.
 
-    python bench/audio_smoke.py --server tiny-whisper      # transcriptions and translations
-    python bench/audio_smoke.py --server tiny-qwen-audio   # chat with input_audio / audio_url
+    python bench/smoke_models.py [--config profiles/cpu.yaml] [--server NAME ...]
 
 Needs `scripts/setup-engine.sh` (engine venv and its media-libs) and espeak-ng. Exit 0 only if
 every request answered 200.
@@ -29,40 +30,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sidecars.stt.samples import SENTENCE, synthesize
 from supervisor import paths, tiny_models
 from supervisor.command import LaunchFacts, LaunchSpec, render
-from supervisor.config import parse_config
+from supervisor.config import load_config
 from supervisor.launchers import ProcessHandle, group_rss_bytes, log_tail, spawn, terminate
+from tests.integration.media import data_url, mp4, png
 from tests.integration.stack import free_port
-
-# What profiles/cpu.yaml would add. Both decode and resample audio with av/soundfile/torchaudio,
-# which only the media-libs folder carries. Whisper's decoder holds 448 positions, so the
-# default --max-model-len 512 is refused; Qwen2-Audio spends up to 750 tokens on 30 s of audio.
-PROPOSED: dict[str, dict[str, Any]] = {
-    "tiny-whisper": {
-        "description": "tiny Whisper (random weights) - transcriptions on vLLM's speech path",
-        "model": "{models_dir}/tiny-whisper",
-        "gpu_memory_gb": 2,
-        "capabilities": ["transcription"],
-        "max_model_len": 448,
-        "args": ["--max-model-len", "448"],
-        "env": {"PYTHONPATH": "{media_libs}"},
-    },
-    "tiny-qwen-audio": {
-        "description": "tiny Qwen2-Audio (random weights) - chat with audio parts",
-        "model": "{models_dir}/tiny-qwen2-audio",
-        "gpu_memory_gb": 2,
-        "capabilities": ["text", "audio_in"],
-        "max_model_len": 2048,
-        "args": ["--max-model-len", "2048", "--limit-mm-per-prompt", '{"audio": 2}'],
-        "env": {"PYTHONPATH": "{media_libs}"},
-    },
-}
 
 # label -> (path, keyword arguments of httpx's post)
 Requests = dict[str, tuple[str, dict[str, Any]]]
@@ -109,6 +86,32 @@ def chat_requests(model: str, wav: bytes) -> Requests:
         )
         for label, part in parts.items()
     }
+
+
+def vision_requests(model: str) -> Requests:
+    def chat(kind: str, url: str) -> tuple[str, dict[str, Any]]:
+        part = {"type": f"{kind}_url", f"{kind}_url": {"url": url}}
+        text = {"type": "text", "text": f"What is in this {kind}?"}
+        body = {
+            "model": model,
+            "max_tokens": 8,
+            "messages": [{"role": "user", "content": [part, text]}],
+        }
+        return "/v1/chat/completions", {"json": body}
+
+    return {
+        # 640 x 480 is over the processor's max_pixels: resized to 64 tokens
+        "image (data:image/png)": chat("image", data_url("image/png", png(640, 480))),
+        "video (data:video/mp4)": chat("video", data_url("video/mp4", mp4())),
+    }
+
+
+def requests_for(capabilities: list[str], model: str, wav: bytes) -> Requests:
+    if "transcription" in capabilities:
+        return transcription_requests(model, wav)
+    if "image" in capabilities or "video" in capabilities:
+        return vision_requests(model)
+    return chat_requests(model, wav)
 
 
 def describe(r: httpx.Response) -> str:
@@ -162,43 +165,41 @@ async def run(spec: LaunchSpec, requests: Requests, log: Path) -> bool:
     finally:
         t0 = time.monotonic()
         await terminate(handle, spec.stop_grace)
-        print(f"stopped in {time.monotonic() - t0:.1f} s; log: {log}")
+        print(f"stopped in {time.monotonic() - t0:.1f} s")
     return ok
+
+
+DEFAULT_SERVERS = ("tiny-qwen-vl", "tiny-whisper", "tiny-qwen-audio")
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--config", default=str(paths.project_root() / "profiles" / "cpu.yaml"))
-    p.add_argument("--server", default="tiny-whisper")
+    p.add_argument("--server", action="append", help=f"default: {', '.join(DEFAULT_SERVERS)}")
     args = p.parse_args()
-    data = yaml.safe_load(Path(args.config).read_text(encoding="utf-8"))
-    if args.server not in data.get("servers", {}):
-        if args.server not in PROPOSED:
-            p.error(f"{args.server} is neither in {args.config} nor one of {sorted(PROPOSED)}")
-        data["servers"][args.server] = PROPOSED[args.server]
-        print(f"{args.server}: not in {args.config}; using the block proposed in this script")
-    config = parse_config(data, args.config)
-    server = config.servers[args.server]
+    config = load_config(args.config)
     engine = paths.engine_python(config.supervisor.engine_python)
     models = paths.models_dir(config.supervisor.models_dir)
-    model_name = Path(server.model).name
-    if model_name in tiny_models.CATALOG:
-        tiny_models.build(models, model_name, engine)
-    facts = LaunchFacts("127.0.0.1", free_port(), str(engine), str(models))
-    spec = render(config, args.server, facts)
-    print(" ".join(spec.argv), "\nenv:", spec.env)
-    folder = Path(tempfile.mkdtemp(prefix="audio-smoke-"))
-    wav = synthesize(SENTENCE, folder / "speech.wav").read_bytes()  # 22.05 kHz mono
-    served = config.served_name(args.server)
-    if "transcription" in server.capabilities:
-        requests = transcription_requests(served, wav)
-    else:
-        requests = chat_requests(served, wav)
-    if asyncio.run(run(spec, requests, folder / "server.log")):
-        shutil.rmtree(folder)  # the log is kept only when something failed
-        return 0
-    print(f"kept for a look: {folder}")
-    return 1
+    failed = []
+    for name in args.server or DEFAULT_SERVERS:
+        if name not in config.servers:
+            p.error(f"{name} is not a server of {args.config}")
+        server = config.servers[name]
+        model_name = Path(server.model).name
+        if model_name in tiny_models.CATALOG:
+            tiny_models.build(models, model_name, engine)
+        spec = render(config, name, LaunchFacts("127.0.0.1", free_port(), str(engine), str(models)))
+        print(f"\n== {name}\n" + " ".join(spec.argv), "\nenv:", spec.env)
+        folder = Path(tempfile.mkdtemp(prefix=f"smoke-{name}-"))
+        wav = synthesize(SENTENCE, folder / "speech.wav").read_bytes()  # 22.05 kHz mono
+        requests = requests_for(list(server.capabilities), config.served_name(name), wav)
+        if asyncio.run(run(spec, requests, folder / "server.log")):
+            shutil.rmtree(folder)  # the log is kept only when something failed
+        else:
+            print(f"kept for a look: {folder}")
+            failed.append(name)
+    print(f"\nfailed: {', '.join(failed)}" if failed else "\nall servers answered every request")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
