@@ -2,7 +2,7 @@
 
 Random weights, real architecture: vLLM's whole serving path runs on a 2-core CPU in seconds.
 The build runs under the engine venv's python (it needs torch and transformers, which the
-project's light venv does not carry), through supervisor/tiny_model_build.py. The qwen2-vl,
+project's light venv does not carry), through supervisor/tiny_build/build.py. The qwen2-vl,
 whisper and qwen2-audio models build the same way; serving them also needs the engine's
 media-libs (scripts/setup-engine.sh) for image, video and audio decoding and resampling.
 """
@@ -17,9 +17,9 @@ from supervisor.command import fill
 from supervisor.config import Config
 from supervisor.errors import SupervisorError
 
-BUILDER = Path(__file__).with_name("tiny_model_build.py")
+BUILDER = Path(__file__).with_name("tiny_build") / "build.py"
 
-Kind = Literal["qwen2", "qwen2-vl", "whisper", "qwen2-audio"]  # tiny_model_build.py --kind
+Kind = Literal["qwen2", "qwen2-vl", "whisper", "qwen2-audio"]  # tiny_build/build.py --kind
 
 # name -> (builder kind, seed). The two text models differ by seed, so tests can tell which one
 # answered.
