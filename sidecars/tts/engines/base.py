@@ -44,3 +44,25 @@ class Engine(Protocol):
         ...
 
     def synthesize(self, text: str, voice: Voice, speed: float) -> Audio: ...
+
+
+class SingleVoiceEngine:
+    """What an engine with one speaker answers: that voice for every language and persona it
+    is asked about (the catalog only asks for languages the voice speaks), found by its id."""
+
+    def __init__(self, voice: Voice) -> None:
+        self._voice = voice
+
+    @property
+    def name(self) -> str:
+        return self._voice.engine
+
+    @property
+    def voices(self) -> tuple[Voice, ...]:
+        return (self._voice,)
+
+    def voice_for(self, language: str, persona: Persona | None) -> Voice:
+        return self._voice
+
+    def find_voice(self, voice_id: str) -> Voice | None:
+        return self._voice if voice_id == self._voice.id else None

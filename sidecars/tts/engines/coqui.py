@@ -15,32 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from sidecars.tts.audio import Audio
-from sidecars.tts.engines.base import EngineUnavailable, Voice
+from sidecars.tts.engines.base import EngineUnavailable, SingleVoiceEngine, Voice
 from sidecars.tts.errors import EngineFailedError
-from sidecars.tts.voices import Persona
 
 NAME = "coqui"
 
 
-class CoquiEngine:
+class CoquiEngine(SingleVoiceEngine):
     def __init__(self, tts: Any, voice: Voice) -> None:
+        super().__init__(voice)
         self._tts = tts
-        self._voice = voice
         self._lock = threading.Lock()  # one torch model, not safe to share between threads
-
-    @property
-    def name(self) -> str:
-        return NAME
-
-    @property
-    def voices(self) -> tuple[Voice, ...]:
-        return (self._voice,)
-
-    def voice_for(self, language: str, persona: Persona | None) -> Voice:
-        return self._voice
-
-    def find_voice(self, voice_id: str) -> Voice | None:
-        return self._voice if voice_id == self._voice.id else None
 
     def synthesize(self, text: str, voice: Voice, speed: float) -> Audio:
         import numpy as np

@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sidecars.tts.audio import Audio
-from sidecars.tts.engines.base import EngineUnavailable, Voice
+from sidecars.tts.engines.base import EngineUnavailable, SingleVoiceEngine, Voice
 from sidecars.tts.errors import EngineFailedError
 from sidecars.tts.languages import normalise_language
-from sidecars.tts.voices import Persona
 
 if TYPE_CHECKING:
     from piper import PiperVoice
@@ -33,26 +32,11 @@ def default_model() -> Path | None:
     return path
 
 
-class PiperEngine:
+class PiperEngine(SingleVoiceEngine):
     def __init__(self, voice: PiperVoice, voice_id: str, language: str) -> None:
+        super().__init__(Voice(NAME, voice_id, language))
         self._piper = voice
-        self._voice = Voice(NAME, voice_id, language)
         self._lock = threading.Lock()
-
-    @property
-    def name(self) -> str:
-        return NAME
-
-    @property
-    def voices(self) -> tuple[Voice, ...]:
-        return (self._voice,)
-
-    def voice_for(self, language: str, persona: Persona | None) -> Voice:
-        # One speaker: every OpenAI persona is this voice.
-        return self._voice
-
-    def find_voice(self, voice_id: str) -> Voice | None:
-        return self._voice if voice_id == self._voice.id else None
 
     def synthesize(self, text: str, voice: Voice, speed: float) -> Audio:
         from piper import SynthesisConfig
