@@ -27,7 +27,8 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from proxy.bodies import FormBody, JsonBody, Upload
+from proxy.audio_form import MAX_UPLOAD_BYTES
+from proxy.bodies import Body, FormBody, JsonBody, Upload
 from proxy.classify.classifier import Classifier
 from proxy.classify.features import CHAT, SPEECH, TRANSCRIPTIONS
 from proxy.errors import BadRequestError, UnavailableError
@@ -41,7 +42,6 @@ from supervisor.config import AudioToTranscript, Config, SpokenAnswers
 AUDIO_PARTS = frozenset({"input_audio", "audio_url"})
 VIDEO_PARTS = frozenset({"video_url", "input_video"})
 MAX_VIDEO_BYTES = 64 * 2**20
-MAX_AUDIO_BYTES = 25 * 2**20  # OpenAI's limit for audio uploads
 # OpenAI's chat `audio.format` values, as the speech endpoint names them.
 CHAT_AUDIO_FORMATS = {"wav": "wav", "mp3": "mp3", "flac": "flac", "opus": "opus", "pcm16": "pcm"}
 AUDIO_TTL = 3600  # what `message.audio.expires_at` promises; nothing is stored server-side
@@ -127,9 +127,7 @@ class Composer:
         assert rule is not None
 
         async def frames(part: dict[str, Any], where: str) -> list[dict[str, Any]]:
-            spec = part.get(part["type"]) or {}
-            url = spec.get("url") if isinstance(spec, dict) else spec
-            video = await self._url_bytes(url, where, MAX_VIDEO_BYTES)
+            video = await self._url_bytes(_part_url(part), where, MAX_VIDEO_BYTES)
             pngs = await asyncio.to_thread(sample_frames, video, rule.frames, where)
             return [_image_part(png) for png in pngs]
 
@@ -152,9 +150,8 @@ class Composer:
             if not isinstance(data, str) or not data:
                 raise BadRequestError(f"'{where}' carries no audio data.", param=where)
             return decode_base64(data, where), str(spec.get("format") or "wav")
-        spec = part.get("audio_url") or {}
-        url = spec.get("url") if isinstance(spec, dict) else spec
-        audio = await self._url_bytes(url, f"{where}.audio_url.url", MAX_AUDIO_BYTES)
+        url = _part_url(part)
+        audio = await self._url_bytes(url, f"{where}.audio_url.url", MAX_UPLOAD_BYTES)
         return audio, _audio_format(str(url))
 
     async def spoken(self, payload: dict[str, Any], headers: dict[str, str]) -> Response:
@@ -235,7 +232,7 @@ class Composer:
         return await self._through(routed.plan, endpoint, JsonBody(payload), headers)
 
     async def _through(
-        self, plan: Plan, endpoint: str, body: JsonBody | FormBody, headers: dict[str, str]
+        self, plan: Plan, endpoint: str, body: Body, headers: dict[str, str]
     ) -> Response:
         if not plan.candidates:
             raise AllCandidatesFailedError(
@@ -246,6 +243,12 @@ class Composer:
 
 
 Part = dict[str, Any]
+
+
+def _part_url(part: Part) -> object:
+    """`{"type": "video_url", "video_url": {"url": U}}` (or the bare string some clients send)."""
+    spec = part.get(part["type"]) or {}
+    return spec.get("url") if isinstance(spec, dict) else spec
 
 
 async def _replace_parts(
