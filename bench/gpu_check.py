@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from modelyard_config import load_config
 from supervisor import budgets
-from supervisor.config import load_config
 from supervisor.devices import open_reader
 
 GiB = 2**30

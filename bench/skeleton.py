@@ -26,9 +26,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from modelyard_config import parse_config
 from supervisor import paths
 from supervisor.command import LaunchFacts, render
-from supervisor.config import parse_config
 from tests.integration.stack import (
     free_port,
     group_pids,

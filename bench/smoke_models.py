@@ -33,10 +33,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from modelyard_config import load_config
 from sidecars.stt.samples import SENTENCE, synthesize
 from supervisor import paths, tiny_models
 from supervisor.command import LaunchFacts, LaunchSpec, render
-from supervisor.config import load_config
 from supervisor.launchers import ProcessHandle, group_rss_bytes, log_tail, spawn, terminate
 from tests.integration.media import data_url, mp4, png
 from tests.integration.stack import free_port

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelyard_config import load_config
 from proxy.app import build_classifier
 from proxy.classify.classifier import Classifier
 from proxy.classify.features import extract
-from supervisor.config import load_config
 
 HERE = Path(__file__).parent
 DATA = ("requests.jsonl", "holdout.jsonl", "holdout2.jsonl")

@@ -18,13 +18,13 @@ from starlette.applications import Starlette
 
 from modelyard import profile
 from modelyard.stack import ListenError, run_stack
+from modelyard_config import Config, ConfigError, load_config
 from proxy import cli as proxy_cli
 from supervisor import cli as admin
 from supervisor import paths, tiny_models
 from supervisor.budgets import never_fit_problems
-from supervisor.config import Config, load_config
 from supervisor.devices import open_reader
-from supervisor.errors import ConfigError, SupervisorError
+from supervisor.errors import SupervisorError
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -175,7 +175,7 @@ def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
     try:
         app()
-    except SupervisorError as exc:
+    except (ConfigError, SupervisorError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         sys.exit(2)
     except Exception as exc:  # the CLI's entry point: report, never a bare traceback

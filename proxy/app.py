@@ -9,6 +9,7 @@ from aiohttp import ClientSession
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from modelyard_config import Config
 from proxy.backends import Backends
 from proxy.classify.classifier import Classifier
 from proxy.classify.embedding import load_embedder
@@ -20,7 +21,6 @@ from proxy.forward import upstream_session
 from proxy.metrics import ProxyMetrics
 from proxy.routes import build_routes
 from supervisor.client import AdminClient
-from supervisor.config import Config
 
 
 def create_app(config: Config) -> Starlette:

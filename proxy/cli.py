@@ -18,8 +18,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from modelyard_config.endpoints import AUDIO_UPLOADS, CHAT, COMPLETIONS, SPEECH
+
 DEFAULT_URL = "http://127.0.0.1:4000"
-CHAT = "/v1/chat/completions"
 _AUDIO_FORMATS = {".wav": "wav", ".mp3": "mp3", ".ogg": "ogg", ".webm": "webm", ".m4a": "m4a"}
 
 
@@ -68,12 +69,12 @@ def build_body(
     endpoint: str,
     model: str,
 ) -> dict[str, Any]:
-    if endpoint in ("/v1/audio/transcriptions", "/v1/audio/translations"):
+    if endpoint in AUDIO_UPLOADS:
         # multipart form fields, as JSON: the file's name stands in for the file
         return {"model": model, "prompt": text, "file": audio.name if audio else "audio.wav"}
-    if endpoint == "/v1/audio/speech":
+    if endpoint == SPEECH:
         return {"model": model, "input": text, "voice": "alloy"}
-    if endpoint == "/v1/completions":
+    if endpoint == COMPLETIONS:
         return {"model": model, "prompt": text}
     parts: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
     parts += [{"type": "image_url", "image_url": {"url": u}} for u in images]

@@ -27,17 +27,18 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from modelyard_config import Config
+from modelyard_config.endpoints import CHAT, SPEECH, TRANSCRIPTIONS
+from modelyard_config.proxy import AudioToTranscript, SpokenAnswers
 from proxy.audio_form import MAX_UPLOAD_BYTES
 from proxy.bodies import Body, FormBody, JsonBody, Upload
 from proxy.classify.classifier import Classifier
-from proxy.classify.features import CHAT, SPEECH, TRANSCRIPTIONS
 from proxy.errors import BadRequestError, UnavailableError
 from proxy.fallback import AllCandidatesFailedError, Chain
 from proxy.frames import sample_frames
 from proxy.media_urls import decode_base64, read_media_url
 from proxy.resolve import Plan
 from proxy.routing import Routed, route
-from supervisor.config import AudioToTranscript, Config, SpokenAnswers
 
 AUDIO_PARTS = frozenset({"input_audio", "audio_url"})
 VIDEO_PARTS = frozenset({"video_url", "input_video"})

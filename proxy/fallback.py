@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import aiohttp
 from starlette.responses import Response
 
+from modelyard_config import Config
 from proxy.backends import Backends, CapacityUnavailableError
 from proxy.bodies import Body, Outgoing
 from proxy.errors import ProxyError, UnavailableError
@@ -26,7 +27,6 @@ from proxy.forward import UpstreamRefusedError, UpstreamUnreachableError, forwar
 from proxy.metrics import ProxyMetrics
 from proxy.resolve import Plan
 from proxy.retry import Breaker, backoff, parse_retry_after, retry_here, status_reason
-from supervisor.config import Config
 
 log = logging.getLogger("modelyard.proxy")
 

@@ -16,14 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from proxy.classify.features import (
-    SPEECH,
-    TRANSCRIPTIONS,
-    TRANSLATIONS,
-    Features,
-)
+from modelyard_config import Config
+from modelyard_config.endpoints import AUDIO_UPLOADS, SPEECH
+from modelyard_config.servers import ServerSpec
+from proxy.classify.features import Features
 from proxy.errors import ModelNotFoundError
-from supervisor.config import Config, ServerSpec
 
 AUTO = "auto"
 Kind = Literal["auto", "intent", "route", "server"]
@@ -107,7 +104,7 @@ def unfit(spec: ServerSpec, features: Features) -> str | None:
     """Why this server cannot take the request, or None when it can."""
     caps = set(spec.capabilities)
     needs = []
-    if features.endpoint in (TRANSCRIPTIONS, TRANSLATIONS):
+    if features.endpoint in AUDIO_UPLOADS:
         needs.append("transcription")
     elif features.endpoint == SPEECH:
         needs.append("speech")

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from supervisor.config import CooldownSettings, RetryPolicy
+from modelyard_config.retry import CooldownSettings, RetryPolicy
 
 
 def status_reason(status: int) -> str | None:

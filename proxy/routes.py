@@ -11,20 +11,25 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from modelyard_config import Config
+from modelyard_config.endpoints import (
+    CHAT,
+    COMPLETIONS,
+    ENDPOINTS,
+    SPEECH,
+    TRANSCRIPTIONS,
+    TRANSLATIONS,
+)
 from proxy.audio_form import read_audio_form, routing_payload
 from proxy.bodies import Body, JsonBody
-from proxy.classify.features import CHAT, COMPLETIONS, SPEECH, TRANSCRIPTIONS, TRANSLATIONS
 from proxy.compose import Composer, degradation, may_transcribe, may_use_frames, wants_spoken_answer
 from proxy.errors import AuthenticationError, BadRequestError, UnsupportedInputError
 from proxy.fallback import AllCandidatesFailedError, Chain
 from proxy.resolve import model_ids
 from proxy.routing import Routed, describe, route
 from proxy.validate import check_chat, check_completion, check_speech
-from supervisor.config import Config
 
 log = logging.getLogger("modelyard.proxy")
-
-ENDPOINTS = (CHAT, COMPLETIONS, TRANSCRIPTIONS, TRANSLATIONS, SPEECH)
 
 
 def build_routes(config: Config) -> list[Route]:

@@ -8,12 +8,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from modelyard_config import Config
 from proxy.classify.classifier import Classifier, Decision
 from proxy.classify.features import Features, extract
 from proxy.classify.language import Language, detect
 from proxy.resolve import Plan, parse_model, plan
 from proxy.validate import check_model
-from supervisor.config import Config
 
 
 @dataclass(frozen=True)

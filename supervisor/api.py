@@ -14,12 +14,12 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from modelyard_config import Config, ConfigError
 from supervisor.admin_routes import add_error_handlers, build_router
 from supervisor.adoption import adopt_survivors
 from supervisor.budgets import never_fit_problems
-from supervisor.config import Config
 from supervisor.devices import open_reader
-from supervisor.errors import ConfigError, SupervisorError
+from supervisor.errors import SupervisorError
 from supervisor.fleet import Fleet
 from supervisor.metrics import Metrics
 from supervisor.monitor import Monitor

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from modelyard_config import Config
+from modelyard_config.supervisor import SupervisorSettings
 from supervisor import capacity
-from supervisor.config import Config, SupervisorSettings
 from supervisor.devices import DeviceReading
 
 GiB = 2**30

@@ -11,7 +11,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from supervisor.config import PLACEHOLDER, Config
+from modelyard_config import Config
+from modelyard_config.placeholders import fill
 
 # Beside the engine venv's bin/: torchvision, torchaudio, av and soundfile with their CUDA-linked
 # .so files removed (scripts/setup-engine.sh). Only multimodal servers put it on PYTHONPATH.
@@ -74,8 +75,3 @@ def render(config: Config, name: str, facts: LaunchFacts) -> LaunchSpec:
         startup_timeout=spec.startup_timeout or defaults.startup_timeout,
         stop_grace=spec.stop_grace or defaults.stop_grace,
     )
-
-
-def fill(template: str, values: dict[str, str]) -> str:
-    """Replace `{name}` placeholders; config validation has already rejected unknown names."""
-    return PLACEHOLDER.sub(lambda m: values[m.group(1)], template)

@@ -1,7 +1,6 @@
 """The supervisor's one error tree.
 
     SupervisorError
-    ├── ConfigError          servers.yaml is wrong; names the file and each key path
     ├── UnknownServerError   a name that servers.yaml does not declare
     ├── StartFailedError     a server exited, or never became healthy, while starting
     ├── NoFreePortError      the configured port range is used up
@@ -17,19 +16,6 @@ from __future__ import annotations
 
 class SupervisorError(Exception):
     """Base of every error the supervisor raises on purpose."""
-
-
-class ConfigError(SupervisorError):
-    """servers.yaml failed validation. `problems` holds (key path, message) pairs."""
-
-    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
-        self.source = source
-        self.problems = problems
-        lines = [
-            f"{source}: {path}: {message}" if path else f"{source}: {message}"
-            for path, message in problems
-        ]
-        super().__init__("invalid configuration\n  " + "\n  ".join(lines))
 
 
 class UnknownServerError(SupervisorError):

@@ -17,10 +17,11 @@ from typing import Any
 
 import httpx
 
+from modelyard_config import Config
+from modelyard_config.placeholders import fill
 from supervisor import budgets, capacity, launchers, paths, statefile, vllm_api
 from supervisor.capacity import Device, Eviction, NoFit, Resident, Want
-from supervisor.command import LaunchFacts, LaunchSpec, fill, render
-from supervisor.config import Config
+from supervisor.command import LaunchFacts, LaunchSpec, render
 from supervisor.devices import DeviceReading, MemoryReader
 from supervisor.errors import CapacityError, UnknownServerError
 from supervisor.metrics import Metrics

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 
-from supervisor.config import HealthSettings
+from modelyard_config.supervisor import HealthSettings
 from supervisor.errors import SupervisorError
 from supervisor.metrics import Metrics
 from supervisor.server import ManagedServer

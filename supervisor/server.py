@@ -22,9 +22,9 @@ from typing import Any
 
 import httpx
 
+from modelyard_config.servers import Tier
 from supervisor import launchers, statefile, vllm_api
 from supervisor.command import LaunchSpec
-from supervisor.config import Tier
 from supervisor.errors import StartFailedError
 from supervisor.health import wait_ready
 from supervisor.launchers import ProcessHandle

@@ -13,8 +13,8 @@ import subprocess
 from pathlib import Path
 from typing import Literal
 
-from supervisor.command import fill
-from supervisor.config import Config
+from modelyard_config import Config
+from modelyard_config.placeholders import fill
 from supervisor.errors import SupervisorError
 
 BUILDER = Path(__file__).with_name("tiny_build") / "build.py"

@@ -21,12 +21,12 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from modelyard_config.classifier import ClassifierSettings
 from proxy.classify.cues import CueSet
 from proxy.classify.embedding import Embedder, ExemplarIndex
 from proxy.classify.features import Features
 from proxy.classify.language import Language, detect
 from proxy.classify.rules import candidates
-from supervisor.config import ClassifierSettings
 
 # (text, tied intents) -> (chosen intent or None, reason)
 Triage = Callable[[str, Sequence[str]], Awaitable[tuple[str | None, str]]]

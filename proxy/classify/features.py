@@ -10,11 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-CHAT = "/v1/chat/completions"
-COMPLETIONS = "/v1/completions"
-TRANSCRIPTIONS = "/v1/audio/transcriptions"
-TRANSLATIONS = "/v1/audio/translations"
-SPEECH = "/v1/audio/speech"
+from modelyard_config.endpoints import AUDIO_UPLOADS, COMPLETIONS, SPEECH
 
 _PART_KINDS = {
     "image_url": "image",
@@ -52,7 +48,7 @@ class Features:
 
 
 def extract(endpoint: str, body: dict[str, Any]) -> Features:
-    if endpoint in (TRANSCRIPTIONS, TRANSLATIONS):
+    if endpoint in AUDIO_UPLOADS:
         prompt = _str(body.get("prompt"))
         return Features(
             endpoint,

@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from modelyard_config.classifier import IntentSpec
+from modelyard_config.endpoints import GENERATION
 from proxy.classify.features import Features
-from supervisor.config import IntentSpec
 
 _MEDIA = ("image", "audio", "video")
 
@@ -43,7 +44,7 @@ def candidates(intents: Mapping[str, IntentSpec], features: Features) -> Candida
 
 
 def _chat_like(endpoint: str) -> bool:
-    return endpoint in ("/v1/chat/completions", "/v1/completions")
+    return endpoint in GENERATION
 
 
 def _fits(spec: IntentSpec, inputs: set[str]) -> bool:

@@ -16,9 +16,10 @@ from collections.abc import Mapping, Sequence
 
 import aiohttp
 
+from modelyard_config import Config
+from modelyard_config.classifier import IntentSpec
 from proxy.backends import Backends
 from proxy.errors import ProxyError
-from supervisor.config import Config, IntentSpec
 
 _PROMPT_CHARS = 2000  # the intent shows in the first lines; a long document only costs time
 

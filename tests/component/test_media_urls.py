@@ -10,9 +10,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from modelyard_config import Config, parse_config
 from proxy.compose import Composer
 from proxy.errors import BadRequestError, PayloadTooLargeError
-from supervisor.config import Config, parse_config
 
 
 def config(fetch_private_media: bool) -> Config:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelyard_config import Config, parse_config
 from supervisor.budgets import GiB, budget_bytes, ceiling, never_fit_problems
-from supervisor.config import Config, parse_config
 from supervisor.devices import DeviceReading
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from modelyard_config import Config, parse_config
 from proxy.classify.classifier import Classifier, Decision
 from proxy.classify.features import Features, extract
 from proxy.classify.triage import parse_answer, prompt
-from supervisor.config import Config, parse_config
 
 INTENTS = ("agent", "tts", "stt", "avatar", "multimodal", "video")
 
@@ -390,5 +390,5 @@ def test_parse_answer_accepts_names_with_hyphens_and_underscores() -> None:
 
 @pytest.mark.parametrize("name", ["Legal", "legal.v2"])
 def test_parse_answer_finds_any_valid_intent_name(name: str) -> None:
-    # Config allows capitals and dots in intent names (supervisor.config.Name).
+    # Config allows capitals and dots in intent names (modelyard_config.fields.Name).
     assert parse_answer(name, [name, "agent"]) == name

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from modelyard_config import parse_config
 from supervisor.command import LaunchFacts, render
-from supervisor.config import parse_config
 
 FACTS = LaunchFacts(
     host="127.0.0.1",

@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
+from modelyard_config import ConfigError, parse_config
 from supervisor.command import LaunchFacts, render
-from supervisor.config import parse_config
-from supervisor.errors import ConfigError
 
 FACTS = LaunchFacts(
     host="127.0.0.1", port=8123, engine_python="/opt/engine venv/bin/python", models_dir="/m"

@@ -11,8 +11,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from modelyard_config import Config, parse_config
+from modelyard_config.endpoints import CHAT
+from modelyard_config.proxy import SpokenAnswers
 from proxy.bodies import FormBody, JsonBody, Upload
-from proxy.classify.features import CHAT, extract
+from proxy.classify.features import extract
 from proxy.classify.language import Language
 from proxy.compose import (
     Composer,
@@ -26,7 +29,6 @@ from proxy.errors import BadRequestError
 from proxy.frames import sample_frames
 from proxy.resolve import parse_model, plan
 from proxy.routing import Routed
-from supervisor.config import Config, SpokenAnswers, parse_config
 from tests.integration.media import mp4
 
 AUDIO = {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}

@@ -9,15 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
+from modelyard_config import ConfigError, load_config, parse_config
+from modelyard_config.classifier import IntentSpec
+from modelyard_config.intents import default_intents, with_default_intents
 from supervisor import paths
-from supervisor.config import (
-    IntentSpec,
-    _with_default_intents,
-    default_intents,
-    load_config,
-    parse_config,
-)
-from supervisor.errors import ConfigError
 
 ROOT = paths.project_root()
 SHIPPED = [ROOT / "servers.yaml", *sorted((ROOT / "profiles").glob("*.yaml"))]
@@ -365,7 +360,7 @@ def test_merging_does_not_change_the_callers_data() -> None:
     before = copy.deepcopy(data)
     parse_config(data)
     assert data == before
-    assert _with_default_intents(data)["classifier"]["intents"]["agent"]["accepts"] == ["text"]
+    assert with_default_intents(data)["classifier"]["intents"]["agent"]["accepts"] == ["text"]
 
 
 def test_retry_policy_precedence_server_then_route_then_proxy() -> None:

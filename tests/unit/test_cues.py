@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from modelyard_config.intents import default_intents
 from proxy.classify.cues import CueSet, unquoted
-from supervisor.config import default_intents
 
 
 def hits(phrase: str, text: str) -> list[str]:

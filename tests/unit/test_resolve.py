@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
+from modelyard_config import Config, parse_config
+from modelyard_config.servers import ServerSpec
 from proxy.classify.features import Features, extract
 from proxy.errors import ModelNotFoundError
 from proxy.resolve import Kind, Target, model_ids, parse_model, plan, unfit
-from supervisor.config import Config, ServerSpec, parse_config
 
 IMAGE = {"type": "image_url", "image_url": {"url": "https://example.com/a.jpg"}}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from supervisor.config import HealthSettings
+from modelyard_config.supervisor import HealthSettings
 from supervisor.restarts import backoff
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from modelyard_config.retry import CooldownSettings, RetryPolicy
 from proxy.retry import (
     Breaker,
     BreakerState,
@@ -12,7 +13,6 @@ from proxy.retry import (
     retry_here,
     status_reason,
 )
-from supervisor.config import CooldownSettings, RetryPolicy
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from modelyard_config import parse_config
+from modelyard_config.classifier import IntentSpec
 from proxy.classify.features import extract
 from proxy.classify.rules import candidates
-from supervisor.config import IntentSpec, parse_config
 
 INTENTS = ("agent", "tts", "stt", "avatar", "multimodal", "video")
 

@@ -1,0 +1,119 @@
+"""What the per-field schema cannot see: names that point nowhere, or point two ways.
+
+Pure: a validated `Config` in, (key path, message) pairs out.
+"""
+
+from __future__ import annotations
+
+from modelyard_config import placeholders
+from modelyard_config.placeholders import MODEL_PLACEHOLDERS, PLACEHOLDERS
+from modelyard_config.schema import Config
+
+Problems = list[tuple[str, str]]
+
+
+def cross_reference_problems(config: Config) -> Problems:
+    problems: Problems = []
+    servers, routes, aliases = config.servers, config.routes, config.aliases
+    for route, candidates in routes.items():
+        for i, server in enumerate(candidates):
+            if server not in servers:
+                problems.append((f"routes.{route}[{i}]", f"unknown server {server!r}"))
+    for alias, target in aliases.items():
+        if target not in servers and target not in routes:
+            problems.append((f"aliases.{alias}", f"{target!r} is neither a server nor a route"))
+    problems += _name_clashes(config)
+    problems += _classifier_problems(config)
+    for route in config.proxy.route_retry:
+        if route not in routes:
+            problems.append((f"proxy.route_retry.{route}", f"unknown route {route!r}"))
+    problems += _degrade_problems(config)
+    problems += _server_problems(config)
+    return problems
+
+
+def _server_problems(config: Config) -> Problems:
+    problems: Problems = []
+    default_command = config.supervisor.defaults.command
+    for name, spec in config.servers.items():
+        if spec.gpu_memory_gb is not None and spec.gpu_memory_fraction is not None:
+            problems.append(
+                (
+                    f"servers.{name}.gpu_memory_fraction",
+                    "set gpu_memory_gb or the fraction, not both",
+                )
+            )
+        command = spec.command or default_command
+        if not command:
+            problems.append(
+                (
+                    f"servers.{name}.command",
+                    "no command, and supervisor.defaults.command is not set",
+                )
+            )
+            continue
+        where = "command" if spec.command else "(supervisor.defaults.command)"
+        for i, arg in enumerate([*command, *spec.args]):
+            part = f"{where}[{i}]" if i < len(command) else f"args[{i - len(command)}]"
+            problems += placeholders.unknown(f"servers.{name}.{part}", arg, PLACEHOLDERS)
+        for key, value in {**config.supervisor.defaults.env, **spec.env}.items():
+            problems += placeholders.unknown(f"servers.{name}.env.{key}", value, PLACEHOLDERS)
+        problems += placeholders.unknown(f"servers.{name}.model", spec.model, MODEL_PLACEHOLDERS)
+    return problems
+
+
+def _name_clashes(config: Config) -> Problems:
+    """One namespace for `model` routing: a name may be a server, a route or an alias."""
+    problems = []
+    for alias in config.aliases:
+        if alias in config.servers or alias in config.routes:
+            problems.append((f"aliases.{alias}", "name is already a server or a route"))
+    for route in config.routes:
+        if route in config.servers:
+            problems.append((f"routes.{route}", "name is already a server"))
+    return problems
+
+
+def _classifier_problems(config: Config) -> Problems:
+    settings = config.classifier
+    problems = []
+    for intent, spec in settings.intents.items():
+        route = spec.route_name(intent)
+        if route not in config.routes:
+            problems.append(
+                (
+                    f"classifier.intents.{intent}.route",
+                    f"unknown route {route!r}: add routes.{route} or set this intent's route",
+                )
+            )
+        if intent in config.servers:
+            problems.append((f"classifier.intents.{intent}", "name is already a server"))
+        if intent in config.routes and route != intent:
+            problems.append(
+                (
+                    f"classifier.intents.{intent}",
+                    f"name is already a route, but the intent's route is {route!r}",
+                )
+            )
+        if intent in config.aliases:
+            problems.append((f"classifier.intents.{intent}", "name is already an alias"))
+    if settings.default not in settings.intents:
+        problems.append(("classifier.default", f"unknown intent {settings.default!r}"))
+    if settings.triage is not None and settings.triage not in config.servers:
+        problems.append(("classifier.triage", f"unknown server {settings.triage!r}"))
+    if settings.embedder == "sentence-transformers" and not settings.embedder_model:
+        problems.append(
+            ("classifier.embedder_model", "sentence-transformers needs a local model path")
+        )
+    return problems
+
+
+def _degrade_problems(config: Config) -> Problems:
+    problems = []
+    for kind, declared in config.proxy.degrade:
+        if declared is None:
+            continue
+        for key, value in declared:
+            if key.endswith("_with") and value not in config.routes:
+                problems.append((f"proxy.degrade.{kind}.{key}", f"unknown route {value!r}"))
+    return problems

