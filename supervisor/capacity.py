@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Literal
 
-Tier = Literal["hot", "warm", "cold"]
+from modelyard_config.servers import Tier
+
 Action = Literal["sleep", "stop"]
 
 HOST = "host"
