@@ -7,15 +7,14 @@ from contextlib import asynccontextmanager
 
 from aiohttp import ClientSession
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from modelyard_config import Config
+from openai_wire.errors import HANDLERS
 from proxy.backends import Backends
 from proxy.classify.classifier import Classifier
 from proxy.classify.embedding import load_embedder
 from proxy.classify.triage import LlmTriage
 from proxy.compose import Composer
-from proxy.errors import ProxyError, handle_http_exception, handle_proxy_error
 from proxy.fallback import Chain
 from proxy.forward import upstream_session
 from proxy.metrics import ProxyMetrics
@@ -42,10 +41,7 @@ def create_app(config: Config) -> Starlette:
 
     return Starlette(
         routes=build_routes(config),
-        exception_handlers={
-            ProxyError: handle_proxy_error,
-            StarletteHTTPException: handle_http_exception,
-        },
+        exception_handlers=HANDLERS,
         lifespan=lifespan,
     )
 

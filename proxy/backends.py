@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from openai_wire.errors import CAPACITY_UNAVAILABLE, UNAVAILABLE
 from proxy.errors import UnavailableError
 from supervisor.errors import (
     AdminUnreachableError,
@@ -24,11 +25,11 @@ from supervisor.errors import (
 
 
 class SupervisorUnreachableError(UnavailableError):
-    code = "supervisor_unreachable"
+    fault = UNAVAILABLE.with_code("supervisor_unreachable")
 
 
 class CapacityUnavailableError(UnavailableError):
-    code = "capacity_unavailable"
+    fault = CAPACITY_UNAVAILABLE
 
 
 class Admin(Protocol):

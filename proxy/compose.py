@@ -30,6 +30,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from modelyard_config import Config
 from modelyard_config.endpoints import CHAT, SPEECH, TRANSCRIPTIONS
 from modelyard_config.proxy import AudioToTranscript, SpokenAnswers
+from openai_wire.errors import UNAVAILABLE
 from proxy.audio_form import MAX_UPLOAD_BYTES
 from proxy.bodies import Body, FormBody, JsonBody, Upload
 from proxy.classify.classifier import Classifier
@@ -51,7 +52,7 @@ AUDIO_TTL = 3600  # what `message.audio.expires_at` promises; nothing is stored 
 class DegradedStepError(UnavailableError):
     """One chain of a composed answer returned something the next step cannot use."""
 
-    code = "degraded_step_failed"
+    fault = UNAVAILABLE.with_code("degraded_step_failed")
 
 
 def wants_spoken_answer(config: Config, routed: Routed) -> bool:

@@ -20,6 +20,7 @@ import aiohttp
 from starlette.responses import Response
 
 from modelyard_config import Config
+from openai_wire.errors import CAPACITY_UNAVAILABLE, UNAVAILABLE
 from proxy.backends import Backends, CapacityUnavailableError
 from proxy.bodies import Body, Outgoing
 from proxy.errors import ProxyError, UnavailableError
@@ -32,13 +33,13 @@ log = logging.getLogger("modelyard.proxy")
 
 
 class AllCandidatesFailedError(UnavailableError):
-    code = "all_candidates_failed"
+    fault = UNAVAILABLE.with_code("all_candidates_failed")
 
 
 class ChainAtCapacityError(AllCandidatesFailedError):
     """Every candidate was refused for lack of memory: try again later (Retry-After)."""
 
-    code = "capacity_unavailable"
+    fault = CAPACITY_UNAVAILABLE
 
 
 @dataclass(frozen=True)

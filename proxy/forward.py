@@ -13,12 +13,12 @@ client sees why it stopped rather than a silently cut stream.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 
 import aiohttp
 from starlette.responses import Response, StreamingResponse
 
+from openai_wire.errors import UNAVAILABLE, stream_error
 from proxy.bodies import Outgoing
 from proxy.errors import UnavailableError
 
@@ -31,7 +31,7 @@ _DROP_HEADERS = frozenset(
 class UpstreamUnreachableError(UnavailableError):
     """Nothing reached the client: safe to try again, here or down the chain."""
 
-    code = "upstream_unreachable"
+    fault = UNAVAILABLE.with_code("upstream_unreachable")
     reason = "connect"
 
 
@@ -115,7 +115,9 @@ async def _relay(upstream: aiohttp.ClientResponse, first: bytes) -> AsyncIterato
             yield chunk
         finished = True
     except (TimeoutError, aiohttp.ClientError) as exc:
-        yield _stream_error(f"upstream stream broke: {type(exc).__name__}: {exc}")
+        yield stream_error(
+            f"upstream stream broke: {type(exc).__name__}: {exc}", "upstream_stream_error"
+        )
     finally:
         # A finished stream returns its connection to the pool; a client that went away
         # closes it, so vLLM sees the disconnect and stops generating.
@@ -123,15 +125,3 @@ async def _relay(upstream: aiohttp.ClientResponse, first: bytes) -> AsyncIterato
             upstream.release()
         else:
             upstream.close()
-
-
-def _stream_error(message: str) -> bytes:
-    error = {
-        "error": {
-            "message": message,
-            "type": "server_error",
-            "param": None,
-            "code": "upstream_stream_error",
-        }
-    }
-    return f"data: {json.dumps(error)}\n\ndata: [DONE]\n\n".encode()

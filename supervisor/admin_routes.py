@@ -1,64 +1,16 @@
-"""The admin API's routes and its error shape (OpenAI's, so one client parses both APIs)."""
+"""The admin API's routes; its errors are on the wire through admin_errors."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from supervisor.errors import (
-    CapacityError,
-    NoFreePortError,
-    StartFailedError,
-    UnknownServerError,
-)
 from supervisor.fleet import Fleet
-from supervisor.vllm_api import EngineCallError
 
 LOG_CHUNK = 256 * 1024
-
-
-def error_body(message: str, type_: str, code: str, **extra: Any) -> dict[str, Any]:
-    return {"error": {"message": message, "type": type_, "param": None, "code": code, **extra}}
-
-
-def _details(exc: Exception) -> dict[str, Any]:
-    """Fields beyond OpenAI's four that a caller acts on (the admin client reads them back)."""
-    if isinstance(exc, StartFailedError):
-        return {
-            "server": exc.name,
-            "reason": exc.reason,
-            "exit_code": exc.exit_code,
-            "log_tail": exc.log_tail,
-        }
-    if isinstance(exc, CapacityError):
-        return {"server": exc.name, "reason": exc.reason, "retry_after": exc.retry_after}
-    return {}
-
-
-# error class -> (status, OpenAI error type, code)
-_ERRORS: dict[type[Exception], tuple[int, str, str]] = {
-    UnknownServerError: (404, "invalid_request_error", "server_not_found"),
-    StartFailedError: (503, "server_error", "server_start_failed"),
-    CapacityError: (503, "server_error", "capacity_unavailable"),
-    NoFreePortError: (503, "server_error", "no_free_port"),
-    EngineCallError: (409, "invalid_request_error", "engine_refused"),
-}
-
-
-async def _handle(request: Request, exc: Exception) -> JSONResponse:
-    status, type_, code = next(v for k, v in _ERRORS.items() if isinstance(exc, k))
-    retry_after = getattr(exc, "retry_after", None)
-    headers = {"retry-after": str(int(retry_after))} if retry_after else {}
-    body = error_body(str(exc), type_, code, **_details(exc))
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
-def add_error_handlers(app: FastAPI) -> None:
-    for error in _ERRORS:
-        app.add_exception_handler(error, _handle)
 
 
 def build_router() -> APIRouter:

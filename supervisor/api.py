@@ -15,7 +15,8 @@ import httpx
 from fastapi import FastAPI
 
 from modelyard_config import Config, ConfigError
-from supervisor.admin_routes import add_error_handlers, build_router
+from supervisor.admin_errors import add_error_handlers
+from supervisor.admin_routes import build_router
 from supervisor.adoption import adopt_survivors
 from supervisor.budgets import never_fit_problems
 from supervisor.devices import open_reader

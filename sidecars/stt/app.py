@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sidecars.openai_errors import HANDLERS
+from openai_wire.errors import HANDLERS
 from sidecars.stt import audio, form
 from sidecars.stt.engine import DecodeOptions, Engine, Task, Transcript
 from sidecars.stt.render import render

@@ -1,54 +1,56 @@
-"""The sidecar's one error tree, and the one handler that puts it on the wire in OpenAI's shape.
+"""The sidecar's one error tree, on the wire in OpenAI's shape (openai_wire.errors).
 
     SttError                        {"error": {"message", "type", "param", "code"}}
     ├── BadRequestError       400   a missing or malformed form field
     │   ├── UnreadableAudioError    the upload is not audio PyAV can decode, or holds none
     │   ├── UnsupportedLanguageError  `language` is not one the chosen model speaks
-    │   ├── UnknownModelError       `model` names no loaded model (lists the known ones)
     │   └── UnsupportedTaskError    translation asked of an English-only model
+    ├── UnknownModelError     404   `model` names no loaded model (lists the known ones)
     └── PayloadTooLargeError  413   the upload is over the size limit
 
     ModelSetupError                 at start: a model directory is missing or cannot be built
 
 PyAV and Starlette exceptions are translated into this tree once, where they are raised
-(`audio.decode`, `app`), so a client never sees a 500 for a bad upload.
+(`audio.decode`, `app`), so a client never sees a 500 for a bad upload. The 404 and 413 are
+the proxy's and the TTS sidecar's too: the same fault has the same code everywhere.
 """
 
 from __future__ import annotations
 
-from sidecars.openai_errors import OpenAIError
+from openai_wire.errors import (
+    BAD_REQUEST,
+    MODEL_NOT_FOUND,
+    PAYLOAD_TOO_LARGE,
+    ApiError,
+)
 
 
-class SttError(OpenAIError):
+class SttError(ApiError):
     pass
 
 
 class BadRequestError(SttError):
-    status = 400
-    type = "invalid_request_error"
-    code = "invalid_request"
+    fault = BAD_REQUEST
 
 
 class UnreadableAudioError(BadRequestError):
-    code = "invalid_audio"
+    fault = BAD_REQUEST.with_code("invalid_audio")
 
 
 class UnsupportedLanguageError(BadRequestError):
-    code = "unsupported_language"
-
-
-class UnknownModelError(BadRequestError):
-    code = "model_not_found"
+    fault = BAD_REQUEST.with_code("unsupported_language")
 
 
 class UnsupportedTaskError(BadRequestError):
-    code = "unsupported_task"
+    fault = BAD_REQUEST.with_code("unsupported_task")
+
+
+class UnknownModelError(SttError):
+    fault = MODEL_NOT_FOUND
 
 
 class PayloadTooLargeError(SttError):
-    status = 413
-    type = "invalid_request_error"
-    code = "file_too_large"
+    fault = PAYLOAD_TOO_LARGE
 
 
 class ModelSetupError(Exception):

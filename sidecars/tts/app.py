@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sidecars.openai_errors import HANDLERS
+from openai_wire.errors import HANDLERS
 from sidecars.tts.catalog import Catalog
 from sidecars.tts.choose import MODEL_ENGINES, Cues, choose
 from sidecars.tts.encode import encode

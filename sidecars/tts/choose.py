@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sidecars.tts import languages
 from sidecars.tts.catalog import Catalog
 from sidecars.tts.engines.base import Engine, Voice
-from sidecars.tts.errors import BadRequestError, ModelNotFoundError
+from sidecars.tts.errors import BadRequestError, ModelNotFoundError, UnsupportedLanguageError
 from sidecars.tts.voices import OPENAI_VOICES
 
 # Engine preference per OpenAI model name. `tts-1-hd` prefers the slower, richer engine.
@@ -91,10 +91,9 @@ def _language(engines: tuple[Engine, ...], cues: Cues, pinned: Voice | None) -> 
     if cues.language is not None:
         language = languages.normalise_language(cues.language)
         if language not in spoken:
-            raise BadRequestError(
+            raise UnsupportedLanguageError(
                 f"language '{cues.language}' is not supported; supported: {describe(spoken)}",
                 "language",
-                "unsupported_language",
             )
         if pinned is not None and pinned.language != language:
             raise BadRequestError(
@@ -108,9 +107,8 @@ def _language(engines: tuple[Engine, ...], cues: Cues, pinned: Voice | None) -> 
     detected = languages.detect(cues.text)
     if detected.language in spoken:
         return detected.language
-    raise BadRequestError(
+    raise UnsupportedLanguageError(
         f"the input is in {detected.script} script, which no engine of this model speaks; "
         f"pass `language` as one of: {describe(spoken)}",
         "language",
-        "unsupported_language",
     )

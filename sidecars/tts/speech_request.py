@@ -13,7 +13,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sidecars.tts.encode import ResponseFormat
-from sidecars.tts.errors import BadRequestError
+from sidecars.tts.errors import BadRequestError, UnsupportedFormatError
 
 MAX_INPUT_CHARS = 4096  # OpenAI's limit for /v1/audio/speech
 FORMATS: tuple[str, ...] = get_args(ResponseFormat)
@@ -54,10 +54,9 @@ def _translate(exc: ValidationError) -> BadRequestError:
     first = exc.errors()[0]
     param = str(first["loc"][0]) if first["loc"] else None
     if param == "response_format":
-        return BadRequestError(
+        return UnsupportedFormatError(
             f"response_format {first['input']!r} is not supported; use one of {list(FORMATS)}",
             param,
-            "unsupported_response_format",
         )
     message = first["msg"].removeprefix("Value error, ")
     return BadRequestError(f"{param}: {message}", param)

@@ -244,12 +244,14 @@ def test_missing_file_field_is_a_400(sidecar: Sidecar) -> None:
     assert "file" in _assert_openai_error(response, 400, "file")
 
 
-def test_unknown_model_is_a_400_naming_the_known_ones(
+def test_unknown_model_is_a_404_naming_the_known_ones(
     sidecar: Sidecar, speech: dict[str, Path]
 ) -> None:
+    """404 model_not_found, as the proxy and the TTS sidecar answer an unknown model."""
     upload = {"file": ("sentence.wav", speech["wav"].read_bytes())}
     response = _post(sidecar, "/v1/audio/transcriptions", upload, model="gpt-4o-transcribe")
-    message = _assert_openai_error(response, 400, "model")
+    message = _assert_openai_error(response, 404, "model")
+    assert response.json()["error"]["code"] == "model_not_found"
     assert all(name in message for name in ("base", "tiny.en", "whisper-1"))
 
 
