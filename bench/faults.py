@@ -2,7 +2,7 @@
 one fallback hop.
 
 Starts its own `modelyard up` (CPU profile, real tiny-qwen-a and the real speech sidecars as
-the fallbacks, primaries that fail on purpose: tests/integration/faults.py), runs each fault
+the fallbacks, primaries that fail on purpose: harness/faults.py), runs each fault
 `--rounds` times, and prints fault x outcome x served-by. Faults before the first byte must
 all be served by a fallback; a chain whose every candidate is down must be a 503 that names
 each try; a kill after the first byte must end the stream with an error event and [DONE].
@@ -33,9 +33,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from harness.faults import FAULT_ROUTES, FAULTY, kill_while_loading
+from harness.stack import Stack, fake_server, running_stack, stack_config
 from sidecars.stt.samples import SENTENCE, synthesize
-from tests.integration.faults import FAULT_ROUTES, FAULTY, kill_while_loading
-from tests.integration.stack import Stack, fake_server, running_stack, stack_config
 
 Row = tuple[str, str, str, bool]  # fault, outcome, served by, as expected
 

@@ -26,16 +26,16 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from modelyard_config import parse_config
-from supervisor import paths
-from supervisor.command import LaunchFacts, render
-from tests.integration.stack import (
+from harness.stack import (
     free_port,
     group_pids,
     running_stack,
     stack_config,
     wait_for,
 )
+from modelyard_config import parse_config
+from supervisor import paths
+from supervisor.command import LaunchFacts, render
 
 SERVER = "tiny-qwen-a"
 POLL = 0.05

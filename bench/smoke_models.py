@@ -33,13 +33,14 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from harness.media import data_url, mp4, png
+from harness.stack import free_port
 from modelyard_config import load_config
 from sidecars.stt.samples import SENTENCE, synthesize
-from supervisor import paths, tiny_models
+from supervisor import paths
 from supervisor.command import LaunchFacts, LaunchSpec, render
 from supervisor.launchers import ProcessHandle, group_rss_bytes, log_tail, spawn, terminate
-from tests.integration.media import data_url, mp4, png
-from tests.integration.stack import free_port
+from tinymodels import catalog
 
 # label -> (path, keyword arguments of httpx's post)
 Requests = dict[str, tuple[str, dict[str, Any]]]
@@ -186,8 +187,8 @@ def main() -> int:
             p.error(f"{name} is not a server of {args.config}")
         server = config.servers[name]
         model_name = Path(server.model).name
-        if model_name in tiny_models.CATALOG:
-            tiny_models.build(models, model_name, engine)
+        if model_name in catalog.CATALOG:
+            catalog.build(models, model_name, engine)
         spec = render(config, name, LaunchFacts("127.0.0.1", free_port(), str(engine), str(models)))
         print(f"\n== {name}\n" + " ".join(spec.argv), "\nenv:", spec.env)
         folder = Path(tempfile.mkdtemp(prefix=f"smoke-{name}-"))

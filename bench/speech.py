@@ -32,6 +32,7 @@ from openai import OpenAI
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from harness.stack import Stack, running_stack, stack_config
 from sidecars.stt import audio
 from sidecars.stt.catalog import resolve
 from sidecars.stt.engine import DecodeOptions
@@ -41,7 +42,6 @@ from sidecars.stt.whisper import WhisperEngine
 from sidecars.tts.bench import CASES, SENTENCES, measure
 from sidecars.tts.catalog import Settings as TtsSettings
 from sidecars.tts.catalog import load_catalog
-from tests.integration.stack import Stack, running_stack, stack_config
 
 # (Whisper model, the `model` the proxy is asked for, the server that answers)
 STT_MODELS = (("tiny.en", "stt-tiny", "stt-tiny"), ("base", "whisper-1", "stt-sidecar"))

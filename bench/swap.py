@@ -20,7 +20,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.integration.stack import running_stack, stack_config
+from harness.stack import running_stack, stack_config
 
 A, B = "tiny-qwen-a", "tiny-qwen-b"
 

@@ -21,10 +21,12 @@ from modelyard.stack import ListenError, run_stack
 from modelyard_config import Config, ConfigError, load_config
 from proxy import cli as proxy_cli
 from supervisor import cli as admin
-from supervisor import paths, tiny_models
+from supervisor import paths
 from supervisor.budgets import never_fit_problems
 from supervisor.devices import open_reader
 from supervisor.errors import SupervisorError
+from tinymodels import catalog
+from tinymodels.catalog import ModelBuildError
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -65,10 +67,10 @@ def _load(config_path: Path | None) -> tuple[Config, str]:
 def _build_models(config: Config) -> None:
     models_dir = paths.models_dir(config.supervisor.models_dir)
     engine = paths.engine_python(config.supervisor.engine_python)
-    for name in tiny_models.wanted_by(config, models_dir):
-        if not tiny_models.is_built(models_dir, name):
+    for name in catalog.wanted_by(config, models_dir):
+        if not catalog.is_built(models_dir, name):
             err.print(f"modelyard: building tiny model {name} into {models_dir}")
-            tiny_models.build(models_dir, name, engine)
+            catalog.build(models_dir, name, engine)
 
 
 def _serve(apps: list[tuple[Starlette, str, int]], banner: str = "") -> None:
@@ -175,7 +177,7 @@ def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
     try:
         app()
-    except (ConfigError, SupervisorError) as exc:
+    except (ConfigError, SupervisorError, ModelBuildError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         sys.exit(2)
     except Exception as exc:  # the CLI's entry point: report, never a bare traceback

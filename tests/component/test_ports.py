@@ -6,9 +6,9 @@ import socket
 
 import pytest
 
+from harness.stack import free_port
 from supervisor.errors import NoFreePortError
 from supervisor.ports import PortAllocator
-from tests.integration.stack import free_port
 
 
 def free_block(size: int) -> int:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import psutil
 
+from harness.stack import wait_for
 from supervisor import statefile
 from supervisor.statefile import Record
-from tests.integration.stack import wait_for
 
 
 def record(**kw: object) -> Record:

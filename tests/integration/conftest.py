@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.faults import BROKEN, FAULT_ROUTES, FAULTY
-from tests.integration.stack import Stack, fake_server, running_stack, stack_config
+from harness.faults import BROKEN, FAULT_ROUTES, FAULTY
+from harness.stack import Stack, fake_server, running_stack, stack_config
 
 
 @pytest.fixture(scope="session")

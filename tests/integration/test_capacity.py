@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.stack import (
+from harness.stack import (
     Stack,
     fake_server,
     running_stack,

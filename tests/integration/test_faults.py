@@ -12,9 +12,9 @@ import httpx
 import openai
 import pytest
 
+from harness.faults import kill_while_loading
+from harness.stack import Stack, wait_for
 from supervisor.launchers import group_members
-from tests.integration.faults import kill_while_loading
-from tests.integration.stack import Stack, wait_for
 
 
 def ask(stack: Stack, route: str) -> httpx.Response:

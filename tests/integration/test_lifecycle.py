@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.stack import (
+from harness.stack import (
     Stack,
     group_pids,
     pid_alive,

@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from tests.integration.media import data_url, mp4, png
-from tests.integration.stack import Stack
+from harness.media import data_url, mp4, png
+from harness.stack import Stack
 
 # Each 112 x 112 frame is (112 / 14)^2 / 2^2 = 16 tokens for the tiny Qwen2-VL.
 TOKENS_PER_FRAME = 16

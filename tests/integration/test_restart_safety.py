@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.stack import (
+from harness.stack import (
     fake_server,
     group_pids,
     pid_alive,

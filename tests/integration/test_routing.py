@@ -16,7 +16,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.integration.stack import MODELYARD, Stack, free_port, wait_for
+from harness.stack import MODELYARD, Stack, free_port, wait_for
 
 DECISION_KEYS = {
     "intent",

@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from tests.integration.stack import Stack, group_pids, port_is_free, wait_for
+from harness.stack import Stack, group_pids, port_is_free, wait_for
 
 pytestmark = pytest.mark.integration
 

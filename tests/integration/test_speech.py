@@ -17,8 +17,8 @@ import httpx
 import openai
 import pytest
 
+from harness.stack import Stack
 from sidecars.stt.samples import SENTENCE, synthesize
-from tests.integration.stack import Stack
 
 HINDI = "नमस्ते, आज मौसम बहुत अच्छा है। हम शाम को बाज़ार चलेंगे।"
 

@@ -29,7 +29,7 @@ from proxy.errors import BadRequestError
 from proxy.frames import sample_frames
 from proxy.resolve import parse_model, plan
 from proxy.routing import Routed
-from tests.integration.media import mp4
+from harness.media import mp4
 
 AUDIO = {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}
 VIDEO = {"type": "video_url", "video_url": {"url": "data:video/mp4;base64,AAAA"}}

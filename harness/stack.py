@@ -27,11 +27,11 @@ from openai import OpenAI
 from supervisor import paths
 
 MODELYARD = str(Path(sys.executable).with_name("modelyard"))
-FAKE_VLLM = str(Path(__file__).resolve().parents[1] / "servers" / "fake_vllm.py")
+FAKE_VLLM = str(Path(__file__).resolve().with_name("fake_vllm.py"))
 
 
 def fake_server(*flags: str, **spec: Any) -> dict[str, Any]:
-    """A servers.yaml entry for tests/servers/fake_vllm.py (see its docstring for why)."""
+    """A servers.yaml entry for harness/fake_vllm.py (see its docstring for why)."""
     return {
         "model": "fake",
         "command": [sys.executable, FAKE_VLLM, "--port", "{port}", *flags],
@@ -96,7 +96,7 @@ def stack_config(
     **supervisor: Any,
 ) -> dict[str, Any]:
     """The CPU profile on private ports, plus any servers a test adds."""
-    config = yaml.safe_load(CPU_PROFILE.read_text())
+    config: dict[str, Any] = yaml.safe_load(CPU_PROFILE.read_text())
     first = random.randrange(20000, 40000, 100)
     config["supervisor"].update(
         port=free_port(), port_range=[first, first + 99], state_dir=str(state_dir)

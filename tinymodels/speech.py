@@ -4,19 +4,19 @@ encoder 64 wide on 128 mels, for chat with input_audio/audio_url parts. Both ser
 and resample audio with the media-libs on their PYTHONPATH.
 """
 
+from __future__ import annotations
+
 import json
 import os
+from typing import TYPE_CHECKING, Any
 
-from common import (
-    SPECIALS,
-    build_tokenizer,
-    check_dims,
-    check_safetensors,
-    corpus,
-    save,
-    text_dims,
-    write_json,
-)
+from tinymodels.dims import Dims
+from tinymodels.saving import check_safetensors, save, write_json
+from tinymodels.text import text_dims
+from tinymodels.tokenizer import SPECIALS, build_tokenizer, corpus
+
+if TYPE_CHECKING:
+    from transformers import WhisperTokenizer
 
 # Whisper's log-mel front end (30 s windows of 16 kHz audio, 10 ms hops: 3000 frames, which the
 # encoder's stride-2 conv turns into its 1500 positions). Qwen2-Audio uses the same with 128 mels.
@@ -42,23 +42,23 @@ AUDIO_CHAT_TEMPLATE = (
 )
 
 
-def build_whisper(args, path):
+def build_whisper(dims: Dims, seed: int, path: str) -> None:
     import torch
     from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration
 
-    check_dims(args)
-    tokenizer = build_whisper_tokenizer(args.vocab)
+    dims.check()
+    tokenizer = build_whisper_tokenizer(dims.vocab)
     eot, sot = tokenizer.convert_tokens_to_ids(["<|endoftext|>", "<|startoftranscript|>"])
     config = WhisperConfig(
-        vocab_size=len(tokenizer), num_mel_bins=WHISPER_MELS, d_model=args.hidden,
-        encoder_layers=args.layers, decoder_layers=args.layers,
-        encoder_attention_heads=args.heads, decoder_attention_heads=args.heads,
-        encoder_ffn_dim=4 * args.hidden, decoder_ffn_dim=4 * args.hidden,
+        vocab_size=len(tokenizer), num_mel_bins=WHISPER_MELS, d_model=dims.hidden,
+        encoder_layers=dims.layers, decoder_layers=dims.layers,
+        encoder_attention_heads=dims.heads, decoder_attention_heads=dims.heads,
+        encoder_ffn_dim=4 * dims.hidden, decoder_ffn_dim=4 * dims.hidden,
         max_source_positions=1500, max_target_positions=WHISPER_MAX_TARGET,
         decoder_start_token_id=sot, bos_token_id=eot, eos_token_id=eot, pad_token_id=eot,
         begin_suppress_tokens=None, suppress_tokens=None, tie_word_embeddings=True,
     )  # fmt: skip
-    torch.manual_seed(args.seed)
+    torch.manual_seed(seed)
     model = WhisperForConditionalGeneration(config).to(torch.bfloat16).eval()
     model.config.dtype = torch.bfloat16
     model.save_pretrained(path)
@@ -69,7 +69,7 @@ def build_whisper(args, path):
     check_safetensors(path)
 
 
-def build_whisper_tokenizer(vocab_size):
+def build_whisper_tokenizer(vocab_size: int) -> WhisperTokenizer:
     """Whisper's layout on a small BPE: text, <|endoftext|>, the task tokens, then timestamps.
 
     vLLM writes prompts as `<|startoftranscript|><|xx|><|transcribe|><|notimestamps|>`, detects
@@ -106,11 +106,12 @@ def build_whisper_tokenizer(vocab_size):
     return tokenizer
 
 
-def whisper_generation(tokenizer):
+def whisper_generation(tokenizer: WhisperTokenizer) -> dict[str, Any]:
     from transformers.models.whisper.tokenization_whisper import LANGUAGES
 
-    def ids(*tokens):
-        return tokenizer.convert_tokens_to_ids(list(tokens))
+    def ids(*tokens: str) -> list[int]:
+        found: list[int] = tokenizer.convert_tokens_to_ids(list(tokens))
+        return found
 
     eot, sot, no_ts, transcribe, translate = ids(
         "<|endoftext|>", "<|startoftranscript|>", "<|notimestamps|>", "<|transcribe|>",
@@ -127,7 +128,7 @@ def whisper_generation(tokenizer):
     }  # fmt: skip
 
 
-def build_audio(args, path):
+def build_audio(dims: Dims, seed: int, path: str) -> None:
     import torch
     from transformers import (
         Qwen2AudioConfig,
@@ -135,10 +136,10 @@ def build_audio(args, path):
         WhisperFeatureExtractor,
     )
 
-    check_dims(args)
-    tokenizer = build_tokenizer(args.vocab, SPECIALS + AUDIO_SPECIALS, AUDIO_CHAT_TEMPLATE)
+    dims.check()
+    tokenizer = build_tokenizer(dims.vocab, SPECIALS + AUDIO_SPECIALS, AUDIO_CHAT_TEMPLATE)
     audio_pad = tokenizer.convert_tokens_to_ids("<|AUDIO|>")
-    text = {**text_dims(args, tokenizer), "tie_word_embeddings": True}
+    text = {**text_dims(dims, tokenizer), "tie_word_embeddings": True}
     audio = dict(
         num_mel_bins=AUDIO_MELS, d_model=64, encoder_layers=2, encoder_attention_heads=2,
         encoder_ffn_dim=256, max_source_positions=1500,
@@ -147,7 +148,7 @@ def build_audio(args, path):
         audio_config=audio, text_config=text, audio_token_index=audio_pad,
         tie_word_embeddings=True,
     )  # fmt: skip
-    torch.manual_seed(args.seed)
+    torch.manual_seed(seed)
     model = Qwen2AudioForConditionalGeneration(config).to(torch.bfloat16).eval()
     save(model, tokenizer, path, AUDIO_CHAT_TEMPLATE)
     to_vllm_names(path)
@@ -157,7 +158,7 @@ def build_audio(args, path):
         f.write(AUDIO_CHAT_TEMPLATE)
 
 
-def to_vllm_names(path):
+def to_vllm_names(path: str) -> None:
     """Rewrite the checkpoint the way vLLM reads Qwen2-Audio (and the published checkpoints are).
 
     transformers 5.19 saves the text tower as language_model.model.model.*, which vLLM only loads

@@ -26,6 +26,7 @@ import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 
 class State:
@@ -44,7 +45,7 @@ def handler(state: State) -> type[BaseHTTPRequestHandler]:
         def log_message(self, fmt: str, *args: object) -> None:
             print(fmt % args, flush=True)
 
-        def reply(self, status: int, body: object, content_type: str = "application/json"):
+        def reply(self, status: int, body: object, content_type: str = "application/json") -> None:
             data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
             self.send_response(status)
             self.send_header("content-type", content_type)
@@ -115,7 +116,7 @@ def handler(state: State) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def last_user_text(body: dict) -> str:
+def last_user_text(body: dict[str, Any]) -> str:
     users = [m for m in body.get("messages") or [] if m.get("role") == "user"]
     content = users[-1].get("content") if users else ""
     if isinstance(content, list):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,7 +25,7 @@ import psutil
 import pytest
 from starlette.testclient import TestClient
 
-from sidecars.tts import languages
+from harness.stack import free_port
 from sidecars.tts.app import create_app
 from sidecars.tts.catalog import Catalog
 from sidecars.tts.engines import espeak
@@ -45,13 +44,6 @@ class Sidecar:
     log: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _require_espeak() -> None:
     if shutil.which("espeak-ng") is None:
         pytest.fail("espeak-ng is not installed; install it with `apt-get install -y espeak-ng`")
@@ -59,7 +51,7 @@ def _require_espeak() -> None:
 
 def _start(log: Path) -> Sidecar:
     _require_espeak()
-    port = _free_port()
+    port = free_port()
     argv = [sys.executable, "-m", "sidecars.tts", "--host", "127.0.0.1", "--port", str(port)]
     with log.open("wb") as sink:
         process = subprocess.Popen(argv, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
@@ -336,24 +328,3 @@ def test_engine_crash_is_500_with_reason_and_no_traceback(tmp_path: Path) -> Non
     assert error["type"] == "server_error" and error["code"] == "engine_failed"
     assert "simulated segfault" in error["message"]
     assert "Traceback" not in response.text
-
-
-@pytest.mark.parametrize(
-    ("text", "language"),
-    [
-        ("Hello there", "en"),
-        ("नमस्ते", "hi"),
-        ("নমস্কার", "bn"),
-        ("வணக்கம்", "ta"),
-        ("నమస్కారం", "te"),
-        ("નમસ્તે", "gu"),
-        ("ਸਤ ਸ੍ਰੀ ਅਕਾਲ", "pa"),
-        ("ನಮಸ್ಕಾರ", "kn"),
-        ("നമസ്കാരം", "ml"),
-        ("123 !!", "en"),
-        ("मेरा नाम Ravi है और मैं दिल्ली में रहता हूँ", "hi"),
-        ("Привет", None),
-    ],
-)
-def test_script_detection(text: str, language: str | None) -> None:
-    assert languages.detect(text).language == language

@@ -5,9 +5,14 @@ torchvision, which the engine venv does not carry (the VL server gets it from it
 PYTHONPATH).
 """
 
+from __future__ import annotations
+
 import os
 
-from common import SPECIALS, build_tokenizer, check_dims, save, text_dims, write_json
+from tinymodels.dims import Dims
+from tinymodels.saving import save, write_json
+from tinymodels.text import text_dims
+from tinymodels.tokenizer import SPECIALS, build_tokenizer
 
 # Qwen2-VL's names for its vision tokens: transformers' Qwen2VLProcessor and vLLM's prompt
 # replacement look these strings up, so they are kept verbatim.
@@ -37,22 +42,22 @@ CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 
 
-def build_vl(args, path):
+def build_vl(dims: Dims, seed: int, path: str) -> None:
     import torch
     from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
 
-    check_dims(args)
-    head_dim = args.hidden // args.heads
+    dims.check()
+    head_dim = dims.hidden // dims.heads
     if head_dim != 64:
         raise ValueError(f"qwen2-vl needs head_dim 64 (mrope_section [8, 12, 12]), got {head_dim}")
-    tokenizer = build_tokenizer(args.vocab, SPECIALS + VL_SPECIALS, VL_CHAT_TEMPLATE)
+    tokenizer = build_tokenizer(dims.vocab, SPECIALS + VL_SPECIALS, VL_CHAT_TEMPLATE)
     ids = dict(zip(VL_SPECIALS, tokenizer.convert_tokens_to_ids(VL_SPECIALS), strict=True))
-    text = text_dims(args, tokenizer)
+    text = text_dims(dims, tokenizer)
     text["rope_parameters"] = {
         "rope_type": "default", "rope_theta": 1_000_000.0, "mrope_section": [8, 12, 12],
     }  # fmt: skip
     vision = dict(
-        depth=2, embed_dim=64, num_heads=2, mlp_ratio=4, hidden_size=args.hidden,
+        depth=2, embed_dim=64, num_heads=2, mlp_ratio=4, hidden_size=dims.hidden,
         patch_size=PATCH, spatial_merge_size=MERGE, temporal_patch_size=2,
     )  # fmt: skip
     config = Qwen2VLConfig(
@@ -60,13 +65,13 @@ def build_vl(args, path):
         image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
     )  # fmt: skip
-    torch.manual_seed(args.seed)
+    torch.manual_seed(seed)
     model = Qwen2VLForConditionalGeneration(config).to(torch.bfloat16).eval()
     save(model, tokenizer, path, VL_CHAT_TEMPLATE)
     write_vl_processor(path)
 
 
-def write_vl_processor(path):
+def write_vl_processor(path: str) -> None:
     pixels = {
         "do_resize": True, "do_rescale": True, "rescale_factor": 1 / 255, "do_normalize": True,
         "do_convert_rgb": True, "image_mean": CLIP_MEAN, "image_std": CLIP_STD,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import httpx
 
-from tests.integration.stack import Stack, fake_server, wait_for
+from harness.stack import Stack, fake_server, wait_for
 
 # A server whose command exits at once, as a model with missing weights would.
 BROKEN = {

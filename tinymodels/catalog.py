@@ -2,9 +2,9 @@
 
 Random weights, real architecture: vLLM's whole serving path runs on a 2-core CPU in seconds.
 The build runs under the engine venv's python (it needs torch and transformers, which the
-project's light venv does not carry), through supervisor/tiny_build/build.py. The qwen2-vl,
-whisper and qwen2-audio models build the same way; serving them also needs the engine's
-media-libs (scripts/setup-engine.sh) for image, video and audio decoding and resampling.
+project's light venv does not carry), through tinymodels/build.py. The qwen2-vl, whisper and
+qwen2-audio models build the same way; serving them also needs the engine's media-libs
+(scripts/setup-engine.sh) for image, video and audio decoding and resampling.
 """
 
 from __future__ import annotations
@@ -15,11 +15,20 @@ from typing import Literal
 
 from modelyard_config import Config
 from modelyard_config.placeholders import fill
-from supervisor.errors import SupervisorError
 
-BUILDER = Path(__file__).with_name("tiny_build") / "build.py"
+# The folder that holds this package: the checkout for an editable install, the project venv's
+# site-packages otherwise.
+PACKAGE_PARENT = Path(__file__).resolve().parents[1]
+# `python -m tinymodels.build`, except that the package's parent joins sys.path last, behind the
+# engine venv's own packages: as site-packages, it holds the project venv's numpy, tokenizers and
+# the like, which must not shadow the engine's. -P (Python 3.11+) keeps the working directory off
+# sys.path as well.
+RUN_BUILDER = (
+    "import runpy, sys; sys.path.append(sys.argv.pop(1)); "
+    "runpy.run_module('tinymodels.build', run_name='__main__', alter_sys=True)"
+)
 
-Kind = Literal["qwen2", "qwen2-vl", "whisper", "qwen2-audio"]  # tiny_build/build.py --kind
+Kind = Literal["qwen2", "qwen2-vl", "whisper", "qwen2-audio"]  # build.py --kind
 
 # name -> (builder kind, seed). The two text models differ by seed, so tests can tell which one
 # answered.
@@ -32,8 +41,8 @@ CATALOG: dict[str, tuple[Kind, int]] = {
 }
 
 
-class ModelBuildError(SupervisorError):
-    pass
+class ModelBuildError(Exception):
+    """A tiny model could not be built: the engine python is missing, or the builder failed."""
 
 
 def wanted_by(config: Config, models_dir: Path) -> list[str]:
@@ -61,7 +70,10 @@ def build(models_dir: Path, name: str, engine_python: Path) -> None:
     kind, seed = CATALOG[name]
     argv = [
         str(engine_python),
-        str(BUILDER),
+        "-P",
+        "-c",
+        RUN_BUILDER,
+        str(PACKAGE_PARENT),
         "--out",
         str(models_dir / name),
         "--kind",
