@@ -1,58 +1,65 @@
-"""Builds the proxy's ASGI app: every object is made here, nothing at import time."""
+"""Builds the proxy's ASGI app: every object is made here, in the lifespan, nothing at import
+time. `admin` lets a caller (the component tests) supply the supervisor's client; by default
+the app opens one to the supervisor the config names."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
-from aiohttp import ClientSession
 from starlette.applications import Starlette
 
 from modelyard_config import Config
 from openai_wire.errors import HANDLERS
-from proxy.backends import Backends
+from proxy.backends import Admin, Backends
 from proxy.classify.classifier import Classifier
 from proxy.classify.embedding import load_embedder
-from proxy.classify.triage import LlmTriage
 from proxy.compose import Composer
+from proxy.context import ProxyContext
 from proxy.fallback import Chain
 from proxy.forward import upstream_session
+from proxy.media_urls import MediaReader
 from proxy.metrics import ProxyMetrics
 from proxy.routes import build_routes
+from proxy.triage import LlmTriage
 from supervisor.client import AdminClient
 
 
-def create_app(config: Config) -> Starlette:
+def create_app(config: Config, admin: Admin | None = None) -> Starlette:
     settings = config.proxy
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with (
-            upstream_session(settings.connect_timeout, settings.request_timeout) as upstream,
-            AdminClient(config.supervisor_url()) as admin,
-        ):
-            app.state.upstream = upstream
-            app.state.backends = backends = Backends(admin)
-            app.state.classifier = build_classifier(config, backends, upstream)
-            app.state.metrics = metrics = ProxyMetrics()
-            app.state.chain = chain = Chain(config, backends, upstream, metrics)
-            app.state.composer = Composer(config, chain, app.state.classifier)
+        async with AsyncExitStack() as stack:
+            upstream = await stack.enter_async_context(
+                upstream_session(settings.connect_timeout, settings.request_timeout)
+            )
+            if admin is None:
+                client = await stack.enter_async_context(AdminClient(config.supervisor_url()))
+            metrics = ProxyMetrics()
+            chain = Chain(config, Backends(admin or client), upstream, metrics)
+            classifier = build_classifier(config, chain)
+            media = MediaReader(upstream, settings.fetch_private_media)
+            app.state.proxy = ProxyContext(
+                config=config,
+                classifier=classifier,
+                composer=Composer(config, chain, classifier, media),
+                metrics=metrics,
+                api_keys=frozenset(settings.api_keys),
+                started=int(time.time()),
+            )
             yield
 
-    return Starlette(
-        routes=build_routes(config),
-        exception_handlers=HANDLERS,
-        lifespan=lifespan,
-    )
+    return Starlette(routes=build_routes(), exception_handlers=HANDLERS, lifespan=lifespan)
 
 
-def build_classifier(
-    config: Config, backends: Backends | None = None, upstream: ClientSession | None = None
-) -> Classifier:
-    """Loads the embedder now, at start, so no request waits for it."""
+def build_classifier(config: Config, chain: Chain | None = None) -> Classifier:
+    """Loads the embedder now, at start, so no request waits for it. Without a chain (the
+    eval, tests) there is no triage stage: it asks a server."""
     settings = config.classifier
     embedder = load_embedder(settings.embedder, settings.embedder_model)
     triage = None
-    if settings.triage is not None and backends is not None and upstream is not None:
-        triage = LlmTriage(config, backends, upstream)
+    if settings.triage is not None and chain is not None:
+        triage = LlmTriage(config, chain)
     return Classifier(settings, embedder, triage)

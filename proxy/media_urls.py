@@ -22,24 +22,32 @@ import aiohttp
 from proxy.errors import BadRequestError, PayloadTooLargeError
 
 
-async def read_media_url(
-    session: aiohttp.ClientSession, url: object, where: str, limit: int, allow_private: bool
-) -> bytes:
-    if not isinstance(url, str):
-        raise BadRequestError(f"'{where}' needs a URL.", param=where)
-    if url.startswith("data:") and "," in url:
-        data = decode_base64(url.split(",", 1)[1], where)
-    elif url.startswith(("http://", "https://")):
-        if not allow_private:
-            await _refuse_private(url, where)
-        data = await _fetch(session, url, where, limit, follow=allow_private)
-    else:
-        raise BadRequestError(f"'{where}' must be a data: or http(s) URL.", param=where)
-    if len(data) > limit:
-        raise PayloadTooLargeError(
-            f"'{where}' is over {limit // 2**20} MB, the limit for media handled here.", where
-        )
-    return data
+class MediaReader:
+    """Reads the media a request names, for the degradations; built once per proxy with its
+    HTTP session and the config's `fetch_private_media`, and handed to whoever needs media."""
+
+    def __init__(self, session: aiohttp.ClientSession, allow_private: bool) -> None:
+        self._session = session
+        self._allow_private = allow_private
+
+    async def read(self, url: object, where: str, limit: int) -> bytes:
+        """The bytes behind a `data:` or http(s) URL, at most `limit`; `where` is the param
+        path a 400 names (`messages[0].content[1]`)."""
+        if not isinstance(url, str):
+            raise BadRequestError(f"'{where}' needs a URL.", param=where)
+        if url.startswith("data:") and "," in url:
+            data = decode_base64(url.split(",", 1)[1], where)
+        elif url.startswith(("http://", "https://")):
+            if not self._allow_private:
+                await _refuse_private(url, where)
+            data = await _fetch(self._session, url, where, limit, follow=self._allow_private)
+        else:
+            raise BadRequestError(f"'{where}' must be a data: or http(s) URL.", param=where)
+        if len(data) > limit:
+            raise PayloadTooLargeError(
+                f"'{where}' is over {limit // 2**20} MB, the limit for media handled here.", where
+            )
+        return data
 
 
 def decode_base64(data: str, where: str) -> bytes:

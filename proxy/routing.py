@@ -11,7 +11,7 @@ from typing import Any
 from modelyard_config import Config
 from proxy.classify.classifier import Classifier, Decision
 from proxy.classify.features import Features, extract
-from proxy.classify.language import Language, detect
+from proxy.classify.language import Language, of_request
 from proxy.resolve import Plan, parse_model, plan
 from proxy.validate import check_model
 
@@ -38,8 +38,7 @@ async def route(
     else:
         decision = None
         chosen = plan(config, target, features)
-        hint = features.language_hint
-        language = Language(hint, "Zyyy", 1.0, False) if hint else detect(features.text)
+        language = of_request(features.language_hint, features.text)
     elapsed = round((time.perf_counter() - started) * 1000, 3)
     return Routed(features, chosen, language, decision, elapsed)
 

@@ -3,8 +3,10 @@ naming the field (`messages[1].content`) rather than a classifier crash or an up
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from modelyard_config.endpoints import CHAT, COMPLETIONS, SPEECH
 from proxy.errors import BadRequestError
 
 SPEECH_INPUT_LIMIT = 4096  # OpenAI's, for /v1/audio/speech
@@ -65,3 +67,17 @@ def check_model(payload: dict[str, Any]) -> str | None:
     if model is not None and not isinstance(model, str):
         raise BadRequestError("'model' must be a string.", param="model")
     return model
+
+
+def check_body(endpoint: str, payload: dict[str, Any]) -> None:
+    """The checks for `endpoint`'s body, if it has any (an upload's fields are the server's)."""
+    check = _CHECKS.get(endpoint)
+    if check is not None:
+        check(payload)
+
+
+_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
+    CHAT: check_chat,
+    COMPLETIONS: check_completion,
+    SPEECH: check_speech,
+}

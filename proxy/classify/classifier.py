@@ -6,7 +6,7 @@ unsure.
    for the most specific candidate. Confidence is the margin m between the top two, as m / (m + 1);
 3. embedding (embedding.py, optional): nearest exemplars among the tied intents. Confidence is
    the cosine margin between the top two, times ten;
-4. triage (triage.py, optional, async): an LLM names the intent;
+4. triage (optional, async; proxy/triage.py asks an LLM through the chain): the intent;
 5. the configured default.
 
 `decide` runs stages 1-3 synchronously (the eval uses it); `classify` is the proxy's async
@@ -25,7 +25,7 @@ from modelyard_config.classifier import ClassifierSettings
 from proxy.classify.cues import CueSet
 from proxy.classify.embedding import Embedder, ExemplarIndex
 from proxy.classify.features import Features
-from proxy.classify.language import Language, detect
+from proxy.classify.language import Language, of_request
 from proxy.classify.rules import candidates
 
 # (text, tied intents) -> (chosen intent or None, reason)
@@ -83,7 +83,7 @@ class Classifier:
         return len(decision.tied) > 1 and decision.confidence < self.settings.threshold
 
     def _rules_and_cues(self, features: Features) -> Decision:
-        language = _language(features)
+        language = of_request(features.language_hint, features.text)
         modalities = features.modalities
         found = candidates(self.intents, features)
         reasons = [f"rules: {found.reason}: {', '.join(found.intents) or 'no intent fits'}"]
@@ -157,12 +157,6 @@ class Classifier:
             stage="triage",
             reasons=[*decision.reasons, f"triage: {reason}"],
         )
-
-
-def _language(features: Features) -> Language:
-    if features.language_hint:
-        return Language(features.language_hint, "Zyyy", 1.0, False)
-    return detect(features.text)
 
 
 def _timed(decision: Decision, started: float) -> Decision:

@@ -142,6 +142,12 @@ _LATIN_FLAGS = {
 }
 
 
+def of_request(hint: str | None, text: str) -> Language:
+    """A request's language: an explicit `language` field (a transcription's) wins over
+    what the text's letters say."""
+    return Language(hint, "Zyyy", 1.0, False) if hint else detect(text)
+
+
 def detect(text: str) -> Language:
     text = _prose(text)
     indian = _INDIAN_WORDS.findall(text)

@@ -4,30 +4,17 @@ cut into frames, audio to transcribe): a real aiohttp server on loopback serves 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from types import SimpleNamespace
 
 import aiohttp
 import pytest
 from aiohttp import web
 
-from modelyard_config import Config, parse_config
-from proxy.compose import Composer
+from proxy.compose import read_audio
 from proxy.errors import BadRequestError, PayloadTooLargeError
-
-
-def config(fetch_private_media: bool) -> Config:
-    return parse_config(
-        {
-            "supervisor": {"defaults": {"command": ["serve", "{model}"]}},
-            "servers": {"llm": {"model": "m"}},
-            "routes": {"agent": ["llm"]},
-            "proxy": {"fetch_private_media": fetch_private_media},
-        }
-    )
-
+from proxy.media_urls import MediaReader
 
 # this test server is on loopback, which the proxy refuses unless told otherwise
-CONFIG = config(fetch_private_media=True)
+ALLOW_PRIVATE = True
 HITS: list[str] = []
 
 
@@ -54,33 +41,33 @@ async def media() -> AsyncIterator[str]:
 
 async def test_audio_urls_are_fetched_with_their_format(media: str) -> None:
     async with aiohttp.ClientSession() as session:
-        composer = Composer(CONFIG, SimpleNamespace(session=session), None)  # type: ignore[arg-type]
+        media_reader = MediaReader(session, ALLOW_PRIVATE)
         part = {"type": "audio_url", "audio_url": {"url": f"{media}/note.mp3"}}
-        assert await composer._audio(part, "m") == (b"ID3 audio", "mp3")
+        assert await read_audio(media_reader, part, "m") == (b"ID3 audio", "mp3")
         missing = {"type": "audio_url", "audio_url": {"url": f"{media}/absent.wav"}}
         with pytest.raises(BadRequestError) as caught:
-            await composer._audio(missing, "messages[0].content[0]")
+            await read_audio(media_reader, missing, "messages[0].content[0]")
         assert "404" in caught.value.message
         assert caught.value.param == "messages[0].content[0].audio_url.url"
 
 
 async def test_a_fetch_over_the_limit_is_a_413(media: str) -> None:
     async with aiohttp.ClientSession() as session:
-        composer = Composer(CONFIG, SimpleNamespace(session=session), None)  # type: ignore[arg-type]
+        media_reader = MediaReader(session, ALLOW_PRIVATE)
         with pytest.raises(PayloadTooLargeError):
-            await composer._url_bytes(f"{media}/huge.wav", "p", limit=1024)
+            await media_reader.read(f"{media}/huge.wav", "p", 1024)
         unreachable = "http://127.0.0.1:9/none.mp4"  # the discard port: nothing listens
         with pytest.raises(BadRequestError) as caught:
-            await composer._url_bytes(unreachable, "p", limit=1024)
+            await media_reader.read(unreachable, "p", 1024)
         assert "cannot fetch" in caught.value.message
 
 
 async def test_loopback_and_private_hosts_are_refused_by_default(media: str) -> None:
     HITS.clear()
     async with aiohttp.ClientSession() as session:
-        composer = Composer(config(False), SimpleNamespace(session=session), None)  # type: ignore[arg-type]
+        media_reader = MediaReader(session, allow_private=False)
         for url in (f"{media}/note.mp3", "http://10.1.2.3/a.wav", "http://169.254.169.254/x"):
             with pytest.raises(BadRequestError) as caught:
-                await composer._url_bytes(url, "p", limit=1024)
+                await media_reader.read(url, "p", 1024)
             assert "fetch_private_media" in caught.value.message
     assert HITS == []  # refused before any request was made

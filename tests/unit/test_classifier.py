@@ -12,7 +12,7 @@ import pytest
 from modelyard_config import Config, parse_config
 from proxy.classify.classifier import Classifier, Decision
 from proxy.classify.features import Features, extract
-from proxy.classify.triage import parse_answer, prompt
+from proxy.triage import parse_answer, prompt
 
 INTENTS = ("agent", "tts", "stt", "avatar", "multimodal", "video")
 

@@ -1,0 +1,21 @@
+"""What the request handlers share, built once per app in its lifespan (proxy/app.py) and
+read by routes.py: one object, passed through the app's state, no module globals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from modelyard_config import Config
+from proxy.classify.classifier import Classifier
+from proxy.compose import Composer
+from proxy.metrics import ProxyMetrics
+
+
+@dataclass(frozen=True)
+class ProxyContext:
+    config: Config
+    classifier: Classifier
+    composer: Composer
+    metrics: ProxyMetrics
+    api_keys: frozenset[str]
+    started: int  # unix seconds: the `created` of every /v1/models entry
