@@ -37,9 +37,9 @@ from harness.media import data_url, mp4, png
 from harness.stack import free_port
 from modelyard_config import load_config
 from sidecars.stt.samples import SENTENCE, synthesize
-from supervisor import paths
+from supervisor import paths, server_logs
 from supervisor.command import LaunchFacts, LaunchSpec, render
-from supervisor.launchers import ProcessHandle, group_rss_bytes, log_tail, spawn, terminate
+from supervisor.launchers import ProcessHandle, ProcessLauncher
 from tinymodels import catalog
 
 # label -> (path, keyword arguments of httpx's post)
@@ -148,7 +148,7 @@ async def run(spec: LaunchSpec, requests: Requests, log: Path) -> bool:
     if task is not None:  # a SIGTERM to this script still stops the server's group
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     started = time.monotonic()
-    handle = spawn(spec, log)
+    handle = await ProcessLauncher().start(spec, log)
     ok = True
     try:
         async with httpx.AsyncClient(trust_env=False, timeout=300) as http:
@@ -159,13 +159,13 @@ async def run(spec: LaunchSpec, requests: Requests, log: Path) -> bool:
                 r = await http.post(spec.base_url + path, **kwargs)
                 ok &= r.status_code == 200
                 print(f"{label}: {r.status_code} in {time.monotonic() - t0:.2f} s; {describe(r)}")
-            print(f"RSS of the process group: {group_rss_bytes(handle.pgid) / 2**30:.2f} GiB")
+            print(f"RSS of the process group: {handle.rss_bytes() / 2**30:.2f} GiB")
     except (RuntimeError, httpx.HTTPError) as exc:
-        print(f"failed: {exc}\n" + "\n".join(log_tail(log, 30)), file=sys.stderr)
+        print(f"failed: {exc}\n" + "\n".join(server_logs.tail(log, 30)), file=sys.stderr)
         ok = False
     finally:
         t0 = time.monotonic()
-        await terminate(handle, spec.stop_grace)
+        await handle.stop(spec.stop_grace)
         print(f"stopped in {time.monotonic() - t0:.1f} s")
     return ok
 

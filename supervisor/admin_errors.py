@@ -21,13 +21,13 @@ from openai_wire.errors import (
     Fault,
     fault_body,
 )
+from supervisor.engine import EngineCallError
 from supervisor.errors import (
     CapacityError,
     NoFreePortError,
     StartFailedError,
     UnknownServerError,
 )
-from supervisor.vllm_api import EngineCallError
 
 # The admin API's own codes; a client matches on them (supervisor/client.py).
 _FAULTS: dict[type[Exception], Fault] = {

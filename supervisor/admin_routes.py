@@ -8,9 +8,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from supervisor import server_logs
 from supervisor.fleet import Fleet
-
-LOG_CHUNK = 256 * 1024
 
 
 def build_router() -> APIRouter:
@@ -58,29 +57,21 @@ def build_router() -> APIRouter:
     @router.post("/servers/{name}/pin")
     async def pin(name: str, request: Request) -> dict[str, Any]:
         f = fleet(request)
-        f.get(name).pinned = True
+        f.get(name).usage.pin()
         return f.describe(f.get(name))
 
     @router.post("/servers/{name}/unpin")
     async def unpin(name: str, request: Request) -> dict[str, Any]:
         f = fleet(request)
-        f.get(name).pinned = False
+        f.get(name).usage.unpin()
         return f.describe(f.get(name))
 
     @router.get("/servers/{name}/logs")
     async def logs(name: str, request: Request, offset: int = Query(-16384)) -> dict[str, Any]:
         """Log bytes from `offset` (negative: that many from the end); poll with the returned
         offset to follow."""
-        path = fleet(request).get(name).log_path
-        try:
-            with path.open("rb") as f:
-                end = f.seek(0, 2)
-                start = max(0, end + offset) if offset < 0 else min(offset, end)
-                f.seek(start)
-                data = f.read(LOG_CHUNK)
-        except FileNotFoundError:
-            return {"text": "", "offset": 0}
-        return {"text": data.decode("utf-8", errors="replace"), "offset": start + len(data)}
+        text, end = server_logs.read_from(fleet(request).get(name).log_path, offset)
+        return {"text": text, "offset": end}
 
     @router.get("/devices")
     async def devices(request: Request) -> dict[str, Any]:

@@ -22,8 +22,10 @@ from supervisor.budgets import never_fit_problems
 from supervisor.devices import open_reader
 from supervisor.errors import SupervisorError
 from supervisor.fleet import Fleet
+from supervisor.launchers import ProcessLauncher
 from supervisor.metrics import Metrics
 from supervisor.monitor import Monitor
+from supervisor.vllm_api import VllmEngine
 
 log = logging.getLogger("modelyard.supervisor")
 
@@ -38,7 +40,7 @@ def create_app(config: Config, source: str = "servers.yaml") -> FastAPI:
             problems = never_fit_problems(config, reader.read())
             if problems:
                 raise ConfigError(source, problems)
-            fleet = Fleet(config, http, reader, Metrics())
+            fleet = Fleet(config, reader, Metrics(), VllmEngine(http), ProcessLauncher())
             app.state.fleet = fleet
             adopted, killed = await adopt_survivors(fleet)
             if adopted or killed:

@@ -15,31 +15,39 @@ import contextlib
 import logging
 from typing import Any
 
-import httpx
-
 from modelyard_config import Config
 from modelyard_config.placeholders import fill
-from supervisor import budgets, capacity, launchers, paths, statefile, vllm_api
+from supervisor import budgets, capacity, paths, server_views, statefile
 from supervisor.capacity import Device, Eviction, NoFit, Resident, Want
 from supervisor.command import LaunchFacts, LaunchSpec, render
 from supervisor.devices import DeviceReading, MemoryReader
+from supervisor.engine import Engine, EngineCallError
 from supervisor.errors import CapacityError, UnknownServerError
+from supervisor.launcher import Launcher
 from supervisor.metrics import Metrics
 from supervisor.ports import PortAllocator
 from supervisor.restarts import Restarts
-from supervisor.server import HOLDS_MEMORY, ManagedServer, OnAdmit, ServerContext
-from supervisor.states import State
-from supervisor.vllm_api import EngineCallError
+from supervisor.server import ManagedServer
+from supervisor.server_context import OnAdmit, ServerContext
+from supervisor.states import HOLDS_MEMORY, State
 
 log = logging.getLogger("modelyard.supervisor")
 
 
 class Fleet:
+    """`launcher` and `engine`: the seams to processes and to the servers' own APIs."""
+
     def __init__(
-        self, config: Config, http: httpx.AsyncClient, reader: MemoryReader, metrics: Metrics
+        self,
+        config: Config,
+        reader: MemoryReader,
+        metrics: Metrics,
+        engine: Engine,
+        launcher: Launcher,
     ) -> None:
         self.config = config
-        self.http = http
+        self.engine = engine
+        self.launcher = launcher
         self.reader = reader
         self.metrics = metrics
         settings = config.supervisor
@@ -51,7 +59,8 @@ class Fleet:
         ctx = ServerContext(
             render=self.render,
             ports=self.ports,
-            http=http,
+            launcher=launcher,
+            engine=engine,
             log_dir=self.state_dir / "logs",
             admit=self.admit,
             changed=self._changed,
@@ -102,11 +111,7 @@ class Fleet:
             # Host RAM is shared with everything on the machine; count what our servers use,
             # so another program's RAM neither blocks nor is evicted for (available is checked
             # separately by the OS: a start that cannot get memory fails and says so).
-            ours = sum(
-                launchers.group_rss_bytes(s.handle.pgid)
-                for s in self._servers.values()
-                if s.handle is not None and not s.handle.exited
-            )
+            ours = sum(s.rss_bytes() for s in self._servers.values())
         table = [
             Device(
                 key=d.key,
@@ -135,9 +140,9 @@ class Fleet:
                     devices=s.devices,
                     budget=self.budget(s.name, total),
                     tier=s.tier,
-                    pinned=s.pinned,
-                    in_flight=s.in_flight,
-                    last_used=s.last_used,
+                    pinned=s.usage.pinned,
+                    in_flight=s.usage.in_flight,
+                    last_used=s.usage.last_used,
                     awake=s.state in HOLDS_MEMORY,
                     busy=s.state not in (State.READY, State.ASLEEP),
                 )
@@ -202,8 +207,8 @@ class Fleet:
         busy = False
         for name in names:
             server = self._servers[name]
-            if server.base_url and (load := await vllm_api.load(self.http, server.base_url)):
-                server.in_flight = load.in_flight
+            if server.base_url and (load := await self.engine.load(server.base_url)):
+                server.usage.observe_in_flight(load.in_flight)
                 busy = busy or load.in_flight > 0
         return busy
 
@@ -244,7 +249,7 @@ class Fleet:
         self.restarts.schedule(server, "the process exited")
 
     def save_state(self) -> None:
-        records = [r for r in (s.record() for s in self._servers.values()) if r is not None]
+        records = [r for s in self._servers.values() if (r := server_views.record(s)) is not None]
         statefile.save(self.state_file, records)
 
     # -- operations ---------------------------------------------------------------------------
@@ -278,7 +283,7 @@ class Fleet:
         placed = [d.total for d in self._devices if d.key in server.devices]
         total = placed[0] if placed else (self._devices[0].total if self._devices else 0)
         return {
-            **server.snapshot(memory),
+            **server_views.snapshot(server, memory),
             "model": fill(spec.model, {"models_dir": self._models_dir}),
             "served_name": self.config.served_name(server.name),
             "capabilities": list(spec.capabilities),

@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
-
-from supervisor.launchers import ProcessHandle
+from supervisor.engine import Engine
+from supervisor.launcher import ServerHandle
 
 # vLLM's tiny CPU servers take ~20 s to start; 50 ms polls keep the detection delay far under
 # the 0.5 s overhead budget while costing a few hundred cheap requests per start.
 POLL_INTERVAL = 0.05
 
 
-async def probe(client: httpx.AsyncClient, url: str) -> bool:
-    try:
-        response = await client.get(url, timeout=2.0)
-    except httpx.HTTPError:
-        return False
-    return response.status_code == 200
-
-
-async def wait_ready(
-    client: httpx.AsyncClient, handle: ProcessHandle, url: str, timeout: float
-) -> str | None:
+async def wait_ready(engine: Engine, handle: ServerHandle, url: str, timeout: float) -> str | None:
     """Poll until healthy. Return None when ready, else why not (exit or timeout)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -32,7 +21,7 @@ async def wait_ready(
         while True:
             if exited.done():
                 return f"exited with code {exited.result()} while starting"
-            if await probe(client, url):
+            if await engine.healthy(url):
                 return None
             remaining = deadline - loop.time()
             if remaining <= 0:

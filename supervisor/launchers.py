@@ -1,4 +1,4 @@
-"""The only code that starts or kills processes.
+"""The process launcher (launcher.Launcher): the only code that starts or kills processes.
 
 Each server runs in its own session, so its process group (vLLM's API server plus any engine
 core it forks) is stopped as one: SIGTERM to the group, SIGKILL after the grace period, then a
@@ -14,12 +14,13 @@ import os
 import signal
 import subprocess
 import time
-from collections import deque
 from pathlib import Path
 
 import psutil
 
+from supervisor import server_logs, statefile
 from supervisor.command import LaunchSpec
+from supervisor.statefile import Record
 
 
 class ProcessHandle:
@@ -59,6 +60,27 @@ class ProcessHandle:
         await self._exited.wait()
         return self.returncode
 
+    async def stop(self, grace: float) -> int | None:
+        return await terminate(self, grace)
+
+    def members(self) -> list[int]:
+        return [p.pid for p in group_members(self.pgid)]
+
+    def rss_bytes(self) -> int:
+        return group_rss_bytes(self.pgid)
+
+
+class ProcessLauncher:
+    """Runs each server as a local process group."""
+
+    async def start(self, spec: LaunchSpec, log_path: Path) -> ProcessHandle:
+        return spawn(spec, log_path)  # no await: see spawn()
+
+    async def adopt(self, record: Record, log_path: Path) -> ProcessHandle | None:
+        if not statefile.still_running(record):
+            return None
+        return ProcessHandle(record.pid, log_path)
+
 
 def spawn(spec: LaunchSpec, log_path: Path) -> ProcessHandle:
     """Start `spec.argv` in a new session with output appended to its log file.
@@ -68,10 +90,7 @@ def spawn(spec: LaunchSpec, log_path: Path) -> ProcessHandle:
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
-        log.write(
-            f"\n=== modelyard {time.strftime('%Y-%m-%dT%H:%M:%S')} starting {spec.name}: "
-            f"{' '.join(spec.argv)}\n".encode()
-        )
+        log.write(server_logs.banner(spec))
         log.flush()
         popen = subprocess.Popen(
             spec.argv,
@@ -115,16 +134,6 @@ async def terminate(handle: ProcessHandle, grace: float) -> int | None:
         while group_members(handle.pgid) and time.monotonic() < kill_deadline:
             await asyncio.sleep(0.05)
     return handle.returncode
-
-
-def log_tail(path: Path, lines: int = 20) -> list[str]:
-    try:
-        with path.open("rb") as f:
-            f.seek(max(0, f.seek(0, os.SEEK_END) - 64 * 1024))
-            text = f.read().decode("utf-8", errors="replace")
-    except OSError:
-        return []
-    return [line.rstrip() for line in deque(text.splitlines(), maxlen=lines)]
 
 
 def group_rss_bytes(pgid: int) -> int:

@@ -1,9 +1,9 @@
 """The supervisor's periodic work: health probes, load readings, idle expiry.
 
-Exits are noticed at once through pidfds (launchers); this loop catches what an exit does not
-show: a process alive but no longer answering (N failed probes in a row: it is killed and
-restarted with backoff, up to M times), how busy each server is (vLLM's /metrics), and which
-idle servers have outlived their TTL (warm: sleep, cold: stop; hot: never).
+Exits are noticed at once by the launcher's handles (pidfds); this loop catches what an exit
+does not show: a server alive but no longer answering (N failed probes in a row: it is killed
+and restarted with backoff, up to M times), how busy each server is (the engine's load), and
+which idle servers have outlived their TTL (warm: sleep, cold: stop; hot: never).
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ import contextlib
 import logging
 import time
 
-from supervisor import capacity, vllm_api
+from supervisor import capacity
 from supervisor.errors import SupervisorError
 from supervisor.fleet import Fleet
-from supervisor.health import probe
 from supervisor.server import ManagedServer
 from supervisor.states import State
 
@@ -28,8 +27,9 @@ STABLE_AFTER_S = 60.0
 
 
 class Monitor:
-    def __init__(self, fleet: Fleet) -> None:
+    def __init__(self, fleet: Fleet, stable_after: float = STABLE_AFTER_S) -> None:
         self.fleet = fleet
+        self._stable_after = stable_after
         self._failures: dict[str, int] = {}
 
     async def run(self) -> None:
@@ -50,18 +50,13 @@ class Monitor:
         spec, base_url = server.spec, server.base_url
         if spec is None or base_url is None:
             return
-        if await probe(self.fleet.http, spec.health_url):
+        engine = self.fleet.engine
+        if await engine.healthy(spec.health_url):
             self._failures[server.name] = 0
-            uptime = server.snapshot(memory=False)["uptime_s"] or 0
-            if server.restarts and uptime >= STABLE_AFTER_S:
-                server.restarts = 0
-            load = await vllm_api.load(self.fleet.http, base_url)
+            server.observe_healthy(self._stable_after)
+            load = await engine.load(base_url)
             if load is not None:
-                server.in_flight = load.in_flight
-                if load.served != server.served or load.in_flight:
-                    if server.served >= 0:
-                        server.touch()
-                    server.served = load.served
+                server.usage.observe_load(load)
             return
         count = self._failures.get(server.name, 0) + 1
         self._failures[server.name] = count

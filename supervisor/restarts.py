@@ -34,10 +34,10 @@ class Restarts:
         if server.restarts >= self._health.max_restarts:
             log.error("%s: %s; gave up after %d restarts", server.name, why, server.restarts)
             return
-        delay = backoff(server.restarts, self._health)
-        server.restarts += 1
+        attempt = server.count_restart()
+        delay = backoff(attempt - 1, self._health)
         self._metrics.restarts.labels(server.name).inc()
-        log.warning("%s: %s; restart %d in %.1f s", server.name, why, server.restarts, delay)
+        log.warning("%s: %s; restart %d in %.1f s", server.name, why, attempt, delay)
         self.cancel(server.name)
         self._tasks[server.name] = asyncio.create_task(self._after(server, delay))
 

@@ -5,8 +5,14 @@ Every transition (start, wake, sleep) runs as one shared task, so concurrent cal
 same work: ensure() is single-flight. Memory is claimed through the fleet's `admit` before a
 start or a wake, inside the fleet's capacity lock, and the claim is the state change itself
 (STARTING/WAKING with a placement), so two admissions can never count the same free memory.
-stop() during a start or a wake cancels it and takes the process group down; waiting callers
-then get a StartFailedError saying so rather than a bare cancellation.
+stop() during a start or a wake cancels it and takes the server down; waiting callers then
+get a StartFailedError saying so rather than a bare cancellation.
+
+ManagedServer is also the only writer of its own fields: others read them through read-only
+properties (mypy rejects an assignment) and report what they saw through methods
+(observe_healthy, count_restart, adopt; pin and observe_load on its `usage`). The snapshot
+and the state-file record are views of it (server_views.py). Its process and its engine are
+reached only through the seams in its context (launcher.Launcher, engine.Engine).
 """
 
 from __future__ import annotations
@@ -15,58 +21,40 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import Final
 
 from modelyard_config.servers import Tier
-from supervisor import launchers, statefile, vllm_api
+from supervisor import server_logs
 from supervisor.command import LaunchSpec
+from supervisor.engine import EngineCallError
 from supervisor.errors import StartFailedError
 from supervisor.health import wait_ready
-from supervisor.launchers import ProcessHandle
-from supervisor.ports import PortAllocator
+from supervisor.launcher import ServerHandle
+from supervisor.server_context import ServerContext
+from supervisor.statefile import Record
 from supervisor.states import State, check_transition
-from supervisor.vllm_api import EngineCallError
+from supervisor.usage import Usage
 
 log = logging.getLogger("modelyard.supervisor")
 
-# Placement -> memory claimed; the fleet calls it inside its capacity lock.
-OnAdmit = Callable[[tuple[str, ...]], None]
-HOLDS_MEMORY = frozenset({State.STARTING, State.READY, State.SLEEPING, State.WAKING})
-
-
-@dataclass(frozen=True)
-class ServerContext:
-    """What a server needs from its surroundings, passed in explicitly."""
-
-    render: Callable[[str, int, tuple[str, ...]], LaunchSpec]  # (name, port, devices)
-    ports: PortAllocator
-    http: httpx.AsyncClient
-    log_dir: Path
-    admit: Callable[[ManagedServer, OnAdmit], Awaitable[None]]
-    changed: Callable[[ManagedServer], None]  # after every transition
-    exited: Callable[[ManagedServer], None]  # the process died on its own
+# A server alive in one of these states that exits on its own has crashed.
+_LIVE = frozenset({State.READY, State.ASLEEP, State.SLEEPING, State.WAKING})
 
 
 class ManagedServer:
     def __init__(self, name: str, tier: Tier, ctx: ServerContext) -> None:
-        self.name = name
-        self.tier = tier
-        self.pinned = tier == "hot"
-        self.devices: tuple[str, ...] = ()
-        self.last_used = time.monotonic()
-        self.in_flight = 0
-        self.served = -1
-        self.starts = 0
-        self.restarts = 0
-        self.log_path = ctx.log_dir / f"{name}.log"
+        self.name: Final = name
+        self.tier: Final = tier
+        self.log_path: Final = ctx.log_dir / f"{name}.log"
         self._ctx = ctx
+        self._launcher = ctx.launcher  # per server: a container launcher can sit beside it
+        self._engine = ctx.engine
         self._state = State.STOPPED
-        self._handle: ProcessHandle | None = None
+        self.usage: Final = Usage(pinned=tier == "hot")
+        self._devices: tuple[str, ...] = ()
+        self._starts = 0
+        self._restarts = 0
+        self._handle: ServerHandle | None = None
         self._spec: LaunchSpec | None = None
         self._port: int | None = None
         self._op: asyncio.Task[None] | None = None
@@ -75,6 +63,8 @@ class ManagedServer:
         self._started_at: float | None = None
         self._ready_at: float | None = None
         self._failure: StartFailedError | None = None
+
+    # -- what others read ---------------------------------------------------------------------
 
     @property
     def state(self) -> State:
@@ -89,17 +79,74 @@ class ManagedServer:
         return self._spec
 
     @property
-    def handle(self) -> ProcessHandle | None:
-        return self._handle
+    def devices(self) -> tuple[str, ...]:
+        """Where its memory is claimed; () when it holds none."""
+        return self._devices
+
+    @property
+    def port(self) -> int | None:
+        return self._port
+
+    @property
+    def pid(self) -> int | None:
+        """The live leader's pid; None when nothing runs."""
+        handle = self._handle
+        return handle.pid if handle is not None and not handle.exited else None
+
+    def rss_bytes(self) -> int:
+        """Resident memory of what runs now (0 when nothing does): a process-table scan."""
+        handle = self._handle
+        return handle.rss_bytes() if handle is not None and not handle.exited else 0
+
+    @property
+    def started_at(self) -> float | None:
+        """time.time() its current process started; None when nothing runs."""
+        return self._started_at if self.pid is not None else None
+
+    @property
+    def uptime_s(self) -> float | None:
+        started = self.started_at
+        return time.time() - started if started else None
+
+    @property
+    def ready_at(self) -> float | None:
+        """time.time() it last became ready (or was adopted)."""
+        return self._ready_at
+
+    @property
+    def failure(self) -> StartFailedError | None:
+        """Why it is failed; None in any other state."""
+        return self._failure if self._state is State.FAILED else None
+
+    @property
+    def starts(self) -> int:
+        return self._starts
+
+    @property
+    def restarts(self) -> int:
+        """Restarts in a row after crashes or failed health checks (the backoff's attempt)."""
+        return self._restarts
+
+    # -- what others report -------------------------------------------------------------------
+
+    def observe_healthy(self, stable_after: float) -> None:
+        """A health probe passed. Once it has run `stable_after` seconds since its last
+        (re)start it has recovered: its restart count, and so its backoff, starts from zero."""
+        if self._restarts and (self.uptime_s or 0) >= stable_after:
+            self._restarts = 0
+
+    def count_restart(self) -> int:
+        """One more restart in a row; returns its number (1 for the first)."""
+        self._restarts += 1
+        return self._restarts
+
+    # -- transitions --------------------------------------------------------------------------
 
     def _set(self, target: State) -> None:
         check_transition(self._state, target)
         log.info("%s: %s -> %s", self.name, self._state, target)
         self._state = target
         self._ctx.changed(self)
-
-    def touch(self) -> None:
-        self.last_used = time.monotonic()
 
     # -- ensure: start or wake, single-flight ------------------------------------------------
 
@@ -110,7 +157,7 @@ class ManagedServer:
                 async with self._stop_lock:
                     pass
             if self._state is State.READY:
-                self.touch()
+                self.usage.touch()
                 return
             if self._op is None:
                 work = self._wake() if self._state is State.ASLEEP else self._start()
@@ -137,50 +184,50 @@ class ManagedServer:
         try:
             self._failure = None
             self._port = self._ctx.ports.acquire(self.name)
-            self._spec = spec = self._ctx.render(self.name, self._port, self.devices)
+            self._spec = spec = self._ctx.render(self.name, self._port, self._devices)
             self._started_at, self._ready_at = time.time(), None
-            self.starts += 1
-            self._handle = handle = launchers.spawn(spec, self.log_path)
+            self._starts += 1
+            self._handle = handle = await self._launcher.start(spec, self.log_path)
             self._ctx.changed(self)
-            reason = await wait_ready(self._ctx.http, handle, spec.health_url, spec.startup_timeout)
+            reason = await wait_ready(self._engine, handle, spec.health_url, spec.startup_timeout)
         except BaseException:
             if self._handle is None and self._state is State.STARTING:
-                self._set(State.STOPPING)  # nothing was spawned: give the claim back
+                self._set(State.STOPPING)  # nothing was started: give the claim back
                 self._set(State.STOPPED)
                 self._release()
             raise
         if reason is None:
             self._ready_at = time.time()
             self._set(State.READY)
-            self.touch()
+            self.usage.touch()
             self._watch = asyncio.create_task(self._watch_exit(handle))
             return
         self._fail(reason)
-        await launchers.terminate(handle, spec.stop_grace)
+        await self._take_down(handle)
         self._release()
         assert self._failure is not None
         raise self._failure
 
     def _claim_for_start(self, devices: tuple[str, ...]) -> None:
-        self.devices = devices
+        self._devices = devices
         self._set(State.STARTING)
 
     async def _wake(self) -> None:
         await self._ctx.admit(self, lambda devices: self._set(State.WAKING))
         assert self.base_url is not None
         try:
-            await vllm_api.wake(self._ctx.http, self.base_url)
+            await self._engine.wake(self.base_url)
         except EngineCallError as exc:
             self._fail(f"wake failed: {exc}")
             await self.stop()
             raise StartFailedError(self.name, f"wake failed: {exc}", None, []) from exc
         self._set(State.READY)
-        self.touch()
+        self.usage.touch()
 
     # -- sleep --------------------------------------------------------------------------------
 
     async def sleep(self) -> None:
-        """READY -> ASLEEP through vLLM's sleep mode; stays READY if vLLM refuses."""
+        """READY -> ASLEEP through the engine's sleep mode; stays READY if the engine refuses."""
         if self._state is State.ASLEEP:
             return
         while self._op is not None:
@@ -196,7 +243,7 @@ class ManagedServer:
         assert self.base_url is not None
         self._set(State.SLEEPING)
         try:
-            await vllm_api.sleep(self._ctx.http, self.base_url)
+            await self._engine.sleep(self.base_url)
         except EngineCallError:
             if self._state is State.SLEEPING:
                 self._set(State.READY)
@@ -207,30 +254,25 @@ class ManagedServer:
 
     def _fail(self, reason: str) -> None:
         handle = self._handle
-        exit_code = handle.returncode if handle else None
-        tail = launchers.log_tail(self.log_path)
+        exit_code = handle.returncode if handle is not None else None
+        tail = server_logs.tail(self.log_path)
         self._failure = StartFailedError(self.name, reason, exit_code, tail)
         self._set(State.FAILED)
         log.warning("%s failed: %s", self.name, reason)
 
-    async def _watch_exit(self, handle: ProcessHandle) -> None:
+    async def _watch_exit(self, handle: ServerHandle) -> None:
         code = await handle.wait()
-        if launchers.group_members(handle.pgid):
+        if handle.members():
             # The leader died on its own (kill -9, a crash): what it forked would outlive it,
             # multiprocessing's resource tracker among them, which ignores SIGTERM.
-            await launchers.terminate(handle, self._spec.stop_grace if self._spec else 10)
-        if self._handle is handle and self._state in (
-            State.READY,
-            State.ASLEEP,
-            State.SLEEPING,
-            State.WAKING,
-        ):
+            await self._take_down(handle)
+        if self._handle is handle and self._state in _LIVE:
             self._fail(f"exited with code {code} while {self._state}")
             self._release()
             self._ctx.exited(self)
 
     async def fail(self, reason: str) -> None:
-        """Declare a live server broken (it stopped answering): kill its group, keep FAILED."""
+        """Declare a live server broken (it stopped answering): take it down, keep FAILED."""
         if self._state not in (State.READY, State.ASLEEP):
             return
         if self._watch is not None:
@@ -238,16 +280,19 @@ class ManagedServer:
             self._watch = None
         self._fail(reason)
         if self._handle is not None:
-            await launchers.terminate(self._handle, self._spec.stop_grace if self._spec else 10)
+            await self._take_down(self._handle)
         self._release()
+
+    async def _take_down(self, handle: ServerHandle) -> None:
+        await handle.stop(self._spec.stop_grace if self._spec else 10)
 
     def _release(self) -> None:
         self._ctx.ports.release(self._port)
         self._port = None
-        self.devices = ()
+        self._devices = ()
 
     async def stop(self) -> None:
-        """Take the whole process group down; safe to call in any state, and twice."""
+        """Take the whole server down; safe to call in any state, and twice."""
         async with self._stop_lock:
             if self._state is State.STOPPED:
                 return
@@ -262,72 +307,19 @@ class ManagedServer:
                 self._watch.cancel()
                 self._watch = None
             if self._handle is not None:
-                await launchers.terminate(self._handle, self._spec.stop_grace if self._spec else 10)
+                await self._take_down(self._handle)
             self._set(State.STOPPED)  # from stopping, or straight from failed
             self._release()
             self._handle = None
 
-    def adopt(
-        self,
-        handle: ProcessHandle,
-        spec: LaunchSpec,
-        port: int,
-        devices: tuple[str, ...],
-        started_at: float,
-        asleep: bool,
-    ) -> None:
-        """Take over a group a previous supervisor started (restart safety)."""
-        self._handle, self._spec, self._port, self.devices = handle, spec, port, devices
-        self._started_at, self._ready_at = started_at, time.time()
-        self._state = State.ASLEEP if asleep else State.READY
-        self._ctx.changed(self)
+    def adopt(self, handle: ServerHandle, spec: LaunchSpec, record: Record) -> None:
+        """Take over a server a previous supervisor started and recorded (restart safety).
+        Not a start: `starts` stays 0 and no load is counted; it moves straight from STOPPED."""
+        target = State.ASLEEP if record.asleep else State.READY
+        check_transition(self._state, target)  # before anything changes: a bug leaves no trace
+        self._ctx.ports.reserve(record.port, self.name)
+        self._handle, self._spec, self._port = handle, spec, record.port
+        self._devices = tuple(record.devices)
+        self._started_at, self._ready_at = record.started_at, time.time()
+        self._set(target)
         self._watch = asyncio.create_task(self._watch_exit(handle))
-
-    # -- reporting ----------------------------------------------------------------------------
-
-    def record(self) -> statefile.Record | None:
-        """What a later supervisor needs to adopt this process; None when nothing runs."""
-        handle, spec, port = self._handle, self._spec, self._port
-        if handle is None or handle.exited or spec is None or port is None:
-            return None
-        return statefile.Record(
-            name=self.name,
-            pid=handle.pid,
-            port=port,
-            argv=spec.argv,
-            devices=list(self.devices),
-            started_at=self._started_at or time.time(),
-            asleep=self._state is State.ASLEEP,
-        )
-
-    def snapshot(self, memory: bool = True) -> dict[str, Any]:
-        """State for the API. `memory=False` skips the process-table scan (milliseconds) that
-        measuring the group's RSS costs: ensure() answers on every proxied request."""
-        handle = self._handle
-        alive = handle is not None and not handle.exited
-        now, mono = time.time(), time.monotonic()
-        failure = self._failure if self._state is State.FAILED else None
-        rss = launchers.group_rss_bytes(handle.pgid) if memory and alive and handle else 0
-        return {
-            "name": self.name,
-            "state": str(self._state),
-            "pid": handle.pid if alive and handle else None,
-            "port": self._port,
-            "base_url": self.base_url,
-            "tier": self.tier,
-            "pinned": self.pinned,
-            "devices": list(self.devices),
-            "in_flight": self.in_flight,
-            "idle_s": round(mono - self.last_used, 1),
-            "last_used": round(now - (mono - self.last_used), 3),
-            "started_at": self._started_at if alive else None,
-            "ready_at": self._ready_at if self._state is State.READY else None,
-            "uptime_s": round(now - self._started_at, 3) if alive and self._started_at else None,
-            "memory_bytes": rss if memory else None,
-            "starts": self.starts,
-            "restarts": self.restarts,
-            "exit_code": failure.exit_code if failure else None,
-            "reason": failure.reason if failure else None,
-            "log_tail": failure.log_tail if failure else [],
-            "log_path": str(self.log_path),
-        }

@@ -21,8 +21,9 @@ class State(StrEnum):
 
 
 TRANSITIONS: dict[State, frozenset[State]] = {
-    # ensure() launches a process.
-    State.STOPPED: frozenset({State.STARTING}),
+    # ensure() launches a process / adopt(): a survivor of a previous supervisor that answers
+    # its health path, recorded serving or asleep (restart safety; not a start, not a load).
+    State.STOPPED: frozenset({State.STARTING, State.READY, State.ASLEEP}),
     # health answered 200 / the process exited or missed its startup timeout / stop() during start.
     State.STARTING: frozenset({State.READY, State.FAILED, State.STOPPING}),
     # stop() or eviction / the process exited on its own / sleep() (warm tier, idle or evicted).
@@ -38,6 +39,10 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     # ensure() tries again / stop() clears the failure.
     State.FAILED: frozenset({State.STARTING, State.STOPPED}),
 }
+
+# States in which a server holds (or is claiming) its memory budget on its devices; asleep
+# holds none on a GPU, which is what sleeping is for.
+HOLDS_MEMORY = frozenset({State.STARTING, State.READY, State.SLEEPING, State.WAKING})
 
 
 class TransitionError(RuntimeError):

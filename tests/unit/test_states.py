@@ -8,6 +8,8 @@ from supervisor.states import State, TransitionError, check_transition
 
 ALLOWED = [
     (State.STOPPED, State.STARTING),
+    (State.STOPPED, State.READY),  # adoption
+    (State.STOPPED, State.ASLEEP),  # adoption
     (State.STARTING, State.READY),
     (State.STARTING, State.FAILED),
     (State.STARTING, State.STOPPING),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from supervisor.vllm_api import Load, parse_load
+from supervisor.engine import Load
+from supervisor.vllm_api import parse_load
 
 METRICS = """\
 # HELP vllm:num_requests_running Number of requests in model execution batches.

@@ -1,0 +1,76 @@
+"""The launcher seam: how a server's workload is started, watched and taken down.
+
+    Launcher       start(spec, log) -> ServerHandle; adopt(record, log) -> ServerHandle | None
+    ServerHandle   one running server: pid, exited, returncode, wait(), stop(grace),
+                   members(), rss_bytes()
+
+Today's implementation runs each server as a local process group (launchers.ProcessLauncher);
+a container launcher is a second implementation, and the component tests supply a fake. The
+orchestration (server.py, fleet.py, adoption.py) reaches processes only through these.
+
+The rule every implementation keeps: **a start never loses track of what it created.** If
+`start` is cancelled (stop() during a start), either nothing was created yet, or the
+implementation takes down what it created before the cancellation propagates. The process
+launcher keeps this by having no await between fork and the returned handle; a launcher
+that must await after creating something (a container) has to clean up in its own
+`except CancelledError`.
+
+Output (stdout and stderr) goes to the server's log file, appended; reading it back is
+server_logs.py, the same for every launcher.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from supervisor.command import LaunchSpec
+from supervisor.statefile import Record
+
+
+class ServerHandle(Protocol):
+    """One running server, started by us or adopted from a previous supervisor."""
+
+    @property
+    def pid(self) -> int:
+        """The leader's pid: what the state file records and `modelyard ps` shows."""
+        ...
+
+    @property
+    def exited(self) -> bool: ...
+
+    @property
+    def returncode(self) -> int | None:
+        """The leader's exit code; None while it runs, and for an adopted leader (only its
+        parent could reap it)."""
+        ...
+
+    async def wait(self) -> int | None:
+        """Return once the leader has exited, with its exit code if known."""
+        ...
+
+    async def stop(self, grace: float) -> int | None:
+        """Take the whole server down: ask, then force after `grace` seconds, and return once
+        nothing of it is left. Safe when the leader already exited: what it left behind (vLLM's
+        resource tracker outlives the leader and ignores SIGTERM) is killed all the same."""
+        ...
+
+    def members(self) -> list[int]:
+        """Pids of its live members (the leader and what it forked)."""
+        ...
+
+    def rss_bytes(self) -> int:
+        """Resident memory of all its members, for host-memory accounting."""
+        ...
+
+
+class Launcher(Protocol):
+    async def start(self, spec: LaunchSpec, log_path: Path) -> ServerHandle:
+        """Start `spec` with its output appended to `log_path` (see the rule above)."""
+        ...
+
+    async def adopt(self, record: Record, log_path: Path) -> ServerHandle | None:
+        """A handle on a server a previous supervisor recorded, or None when it is gone or is
+        no longer the recorded workload (a reused pid). Whether it still *serves* is the
+        engine's question, asked by the caller."""
+        ...
