@@ -39,7 +39,7 @@ from modelyard_config import load_config
 from sidecars.stt.samples import SENTENCE, synthesize
 from supervisor import paths, server_logs
 from supervisor.command import LaunchFacts, LaunchSpec, render
-from supervisor.launchers import ProcessHandle, ProcessLauncher
+from supervisor.process_launcher import ProcessHandle, ProcessLauncher
 from tinymodels import catalog
 
 # label -> (path, keyword arguments of httpx's post)

@@ -4,7 +4,7 @@
     ServerHandle   one running server: pid, exited, returncode, wait(), stop(grace),
                    members(), rss_bytes()
 
-Today's implementation runs each server as a local process group (launchers.ProcessLauncher);
+Today's implementation runs each server as a local process group (process_launcher.ProcessLauncher);
 a container launcher is a second implementation, and the component tests supply a fake. The
 orchestration (server.py, fleet.py, adoption.py) reaches processes only through these.
 

@@ -14,7 +14,7 @@ import pytest
 
 from harness.faults import kill_while_loading
 from harness.stack import Stack, wait_for
-from supervisor.launchers import group_members
+from supervisor.process_launcher import group_members
 
 
 def ask(stack: Stack, route: str) -> httpx.Response:
