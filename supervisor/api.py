@@ -22,9 +22,9 @@ from supervisor.budgets import never_fit_problems
 from supervisor.devices import open_reader
 from supervisor.errors import SupervisorError
 from supervisor.fleet import Fleet
-from supervisor.process_launcher import ProcessLauncher
 from supervisor.metrics import Metrics
 from supervisor.monitor import Monitor
+from supervisor.process_launcher import ProcessLauncher
 from supervisor.vllm_api import VllmEngine
 
 log = logging.getLogger("modelyard.supervisor")
