@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from harness import loopback
 from proxy.compose import read_audio
 from proxy.errors import BadRequestError, PayloadTooLargeError
 from proxy.media_urls import MediaReader
@@ -30,13 +31,8 @@ async def media() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_get("/note.mp3", note)
     app.router.add_get("/huge.wav", huge)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with loopback.serving(app) as url:
+        yield url
 
 
 async def test_audio_urls_are_fetched_with_their_format(media: str) -> None:

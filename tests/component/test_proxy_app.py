@@ -20,6 +20,7 @@ import pytest
 from aiohttp import web
 from starlette.applications import Starlette
 
+from harness import loopback
 from modelyard_config import Config, parse_config
 from proxy.app import create_app
 from supervisor.errors import CapacityError, StartFailedError
@@ -90,14 +91,9 @@ async def upstream() -> AsyncIterator[Upstream]:
     app[SEEN] = seen
     app.router.add_post("/v1/chat/completions", _chat)
     app.router.add_post("/v1/audio/speech", _speech)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    seen.url = f"http://127.0.0.1:{port}"
-    yield seen
-    await runner.cleanup()
+    async with loopback.serving(app) as url:
+        seen.url = url
+        yield seen
 
 
 def config(**proxy: Any) -> Config:
