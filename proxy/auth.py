@@ -13,9 +13,10 @@ def authenticate(keys: frozenset[str], request: Request) -> None:
     if not keys:
         return
     header = request.headers.get("authorization", "")
-    given = header[7:] if header.startswith("Bearer ") else None
-    # compare_digest for each key: how long a wrong key takes says nothing of the right ones
-    if given is None or not any(hmac.compare_digest(given, key) for key in keys):
+    # Compared as bytes: compare_digest refuses non-ASCII str (a client's stray byte must be a
+    # 401, not a 500), and a constant-time compare says nothing of the right keys by its time.
+    given = header[7:].encode("latin-1") if header.startswith("Bearer ") else None
+    if given is None or not any(hmac.compare_digest(given, key.encode()) for key in keys):
         raise AuthenticationError(
             "Missing or invalid API key: send 'Authorization: Bearer KEY' with one of the keys "
             "in proxy.api_keys."

@@ -279,6 +279,9 @@ async def test_api_keys_are_required_when_configured(upstream: Upstream) -> None
         right = await client.post(
             "/v1/chat/completions", json=body, headers={"authorization": "Bearer sk-right"}
         )
-    assert missing.status_code == wrong.status_code == 401
+        stray = await client.post(  # a byte no ASCII key has: still a 401, never a 500
+            "/v1/chat/completions", json=body, headers={b"authorization": b"Bearer sk-\xe9"}
+        )
+    assert missing.status_code == wrong.status_code == stray.status_code == 401
     assert wrong.json()["error"]["code"] == "invalid_api_key"
     assert right.status_code == 200
