@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # (pipefail keeps pip's own failure; only grep's "nothing left to print" is forgiven)
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup system venv engine models up test lint format unit integration bench bench-speech smoke-models eval faults clean
+.PHONY: setup system venv engine models up test lint format unit integration bench bench-ab bench-speech smoke-models eval faults clean
 
 setup: system venv engine models  ## both venvs, espeak-ng and the tiny models; reruns are no-ops
 
@@ -54,6 +54,10 @@ bench: setup
 	$(BIN)/python bench/skeleton.py
 	$(BIN)/python bench/swap.py
 	$(BIN)/python bench/speech.py
+
+bench-ab: setup  ## proxy-added latency here and in OTHER (another checkout), side by side
+	@test -n "$(OTHER)" || { echo 'usage: make bench-ab OTHER=path/to/other/checkout'; exit 2; }
+	$(BIN)/python bench/proxy_ab.py --other $(OTHER)
 
 bench-speech: setup  ## speech costs: STT real-time factor, TTS per audio second, via the proxy
 	$(BIN)/python bench/speech.py
