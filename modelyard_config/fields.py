@@ -10,6 +10,9 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 Seconds = Annotated[float, Field(gt=0)]
 # Servers, routes, aliases and intents: a name a client may send as `model`.
 Name = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
+# Servers are also path segments of the admin API (/servers/{name}/...): no `/` (an alias
+# or `served_name` carries a `/`-style name such as `Qwen/Qwen2.5-7B-Instruct`).
+ServerName = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
 
 
 class Strict(BaseModel):

@@ -7,7 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from modelyard_config.access import AccessSettings
 from modelyard_config.fields import Name, Port, Seconds, Strict
+from modelyard_config.limits import Limits
 from modelyard_config.retry import CooldownSettings, RetryPolicy
 
 
@@ -56,7 +58,13 @@ class ProxySettings(Strict):
     cooldown: CooldownSettings = CooldownSettings()
     connect_timeout: Seconds = 5.0
     request_timeout: Seconds = 600.0
+    # API keys and their limits (access.py); `api_keys` is the short form: plain keys only.
+    access: AccessSettings = AccessSettings()
     api_keys: list[str] = []
+    limits: Limits = Limits()
+    # SIGTERM: new requests get 503 with Retry-After; in-flight ones get this long to finish,
+    # then any stream still open ends with an error event.
+    drain_grace: Seconds = 30.0
     degrade: Degradations = Degradations()
     # Media URLs the degradations fetch: refuse loopback/private hosts unless this is set.
     fetch_private_media: bool = False

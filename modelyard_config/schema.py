@@ -11,7 +11,7 @@ from typing import Annotated
 from pydantic import Field
 
 from modelyard_config.classifier import ClassifierSettings
-from modelyard_config.fields import Name, Strict
+from modelyard_config.fields import Name, ServerName, Strict
 from modelyard_config.proxy import ProxySettings
 from modelyard_config.retry import RetryPolicy
 from modelyard_config.servers import ServerSpec
@@ -21,7 +21,7 @@ from modelyard_config.supervisor import SupervisorSettings
 class Config(Strict):
     supervisor: SupervisorSettings = SupervisorSettings()
     proxy: ProxySettings = ProxySettings()
-    servers: dict[Name, ServerSpec]
+    servers: dict[ServerName, ServerSpec]
     routes: dict[Name, Annotated[list[str], Field(min_length=1)]] = {}
     aliases: dict[Name, str] = {}
     classifier: ClassifierSettings = ClassifierSettings()

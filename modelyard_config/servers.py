@@ -44,4 +44,7 @@ class ServerSpec(Strict):
     tensor_parallel_size: Annotated[int, Field(ge=1)] = 1
     capabilities: list[Capability] = ["text"]
     max_model_len: Annotated[int, Field(gt=0)] | None = None
+    # The most tokens one request may ask of this server; a larger max_tokens (or
+    # max_completion_tokens) is lowered to it and the response says so.
+    max_tokens: Annotated[int, Field(gt=0)] | None = None
     retry: RetryPolicy | None = None  # overrides the route's and the proxy's

@@ -43,6 +43,21 @@ class SupervisorSettings(Strict):
     queue_timeout: Seconds = 120.0
     health: HealthSettings = HealthSettings()
     defaults: ServerDefaults = ServerDefaults()
+    # The admin API can start and stop processes: on any address but loopback it refuses to
+    # start without a token; with one, every call must carry it (Bearer) and a Host header
+    # naming this API, so a web page in a browser on the box cannot reach it.
+    admin_token: str | None = None
+    admin_token_env: str = "MODELYARD_ADMIN_TOKEN"
+    admin_allowed_hosts: list[str] = []  # beyond loopback names and `host` itself
+    # Leave the model servers running when the supervisor exits, for the next one to adopt.
+    keep_servers: bool = False
+    # Per-server logs: rotated (copy, then truncate) past this size, with this many old copies.
+    log_max_bytes: Annotated[int, Field(ge=64 * 1024)] = 64 * 2**20
+    log_backups: Annotated[int, Field(ge=0, le=20)] = 2
+    # Environment a server process gets from the supervisor's: these names (a trailing `*`
+    # is a prefix) on top of the built-in list (PATH, HOME, locale, CUDA/NVIDIA, HF, VLLM...);
+    # its own `env` always.
+    env_passthrough: list[str] = []
 
     @field_validator("port_range")
     @classmethod
