@@ -126,8 +126,17 @@ class Stack:
     def openai(self) -> OpenAI:
         return OpenAI(base_url=self.proxy_url + "/v1", api_key="unused", max_retries=0, timeout=300)
 
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """The admin token, when the stack's config or environment sets one."""
+        token = self.config["supervisor"].get("admin_token") or os.environ.get(
+            "MODELYARD_ADMIN_TOKEN"
+        )
+        return {"authorization": f"Bearer {token}"} if token else {}
+
     def server(self, name: str) -> dict[str, Any]:
-        result: dict[str, Any] = httpx.get(f"{self.admin_url}/servers/{name}").json()
+        url = f"{self.admin_url}/servers/{name}"
+        result: dict[str, Any] = httpx.get(url, headers=self.admin_headers).json()
         return result
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -188,7 +197,9 @@ def running_stack(tmp: Path, config: dict[str, Any], check_exit: bool = False) -
 def shutdown(stack: Stack, sig: int = signal.SIGINT) -> list[int]:
     """Stop `modelyard up` with `sig`; return the pids of any server process that survived."""
     try:
-        servers = httpx.get(stack.admin_url + "/servers", timeout=5).json()["servers"]
+        servers = httpx.get(
+            stack.admin_url + "/servers", headers=stack.admin_headers, timeout=5
+        ).json()["servers"]
     except (httpx.HTTPError, ValueError, KeyError):
         servers = []
     pgids = [s["pid"] for s in servers if s["pid"]]

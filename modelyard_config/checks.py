@@ -1,9 +1,12 @@
-"""What the per-field schema cannot see: names that point nowhere, or point two ways.
+"""What the per-field schema cannot see: names that point nowhere, or point two ways
+(problems: the config is refused), and settings that work but not as meant (warnings).
 
 Pure: a validated `Config` in, (key path, message) pairs out.
 """
 
 from __future__ import annotations
+
+from pathlib import PurePath
 
 from modelyard_config import placeholders
 from modelyard_config.placeholders import MODEL_PLACEHOLDERS, PLACEHOLDERS
@@ -117,3 +120,42 @@ def _degrade_problems(config: Config) -> Problems:
             if key.endswith("_with") and value not in config.routes:
                 problems.append((f"proxy.degrade.{kind}.{key}", f"unknown route {value!r}"))
     return problems
+
+
+SLEEP_FLAG = "--enable-sleep-mode"
+# vLLM serves /sleep, /wake_up and /is_sleeping only in its dev mode, and sleeps only with
+# the flag: a warm server without both is stopped when evicted, and loads cold again.
+SLEEP_ENV = ("VLLM_SERVER_DEV_MODE", "1")
+
+
+def warnings(config: Config) -> Problems:
+    """Settings that load but will not do what they say; `modelyard check` and `up` print
+    them, and start anyway."""
+    found: Problems = []
+    defaults = config.supervisor.defaults
+    for name, spec in config.servers.items():
+        argv = [*(spec.command or defaults.command or []), *spec.args]
+        if spec.tier != "warm" or not runs_vllm(argv):
+            continue
+        env = {**defaults.env, **spec.env}
+        missing = []
+        if not any(a == SLEEP_FLAG or a.startswith(f"{SLEEP_FLAG}=") for a in argv):
+            missing.append(f"its command has no {SLEEP_FLAG}")
+        if env.get(SLEEP_ENV[0]) != SLEEP_ENV[1]:
+            missing.append(f"env {SLEEP_ENV[0]}={SLEEP_ENV[1]} is missing")
+        if missing:
+            found.append(
+                (
+                    f"servers.{name}",
+                    f"tier warm but {' and '.join(missing)}: it will be stopped, not put to sleep",
+                )
+            )
+    return found
+
+
+def runs_vllm(argv: list[str]) -> bool:
+    """`vllm serve ...` (any path to the script) or `python -m vllm.entrypoints...`; not the
+    sidecars, which have no sleep mode."""
+    if any("vllm.entrypoints" in arg for arg in argv):
+        return True
+    return "serve" in argv and any(PurePath(arg).name == "vllm" for arg in argv)

@@ -43,9 +43,15 @@ BAD_REQUEST = Fault(400, INVALID_REQUEST, "invalid_request")
 INVALID_API_KEY = Fault(401, "authentication_error", "invalid_api_key")
 MODEL_NOT_FOUND = Fault(404, INVALID_REQUEST, "model_not_found")
 PAYLOAD_TOO_LARGE = Fault(413, INVALID_REQUEST, "payload_too_large")
+REQUEST_TIMEOUT = Fault(408, INVALID_REQUEST, "request_timeout")  # a body too slow to arrive
 INTERNAL = Fault(500, SERVER_ERROR, "internal_error")
 UNAVAILABLE = Fault(503, SERVER_ERROR, "model_unavailable")
 CAPACITY_UNAVAILABLE = Fault(503, SERVER_ERROR, "capacity_unavailable")
+# OpenAI's own 429 for requests per minute: type "requests", code "rate_limit_exceeded".
+RATE_LIMITED = Fault(429, "requests", "rate_limit_exceeded")
+TOO_MANY_CONCURRENT = RATE_LIMITED.with_code("concurrency_limit_exceeded")
+FORBIDDEN = Fault(403, INVALID_REQUEST, "forbidden")
+DRAINING = Fault(503, SERVER_ERROR, "draining")  # shutting down: retry elsewhere or later
 
 
 def error_body(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from supervisor import server_logs
+from supervisor import redact, server_logs
 from supervisor.fleet import Fleet
 
 
@@ -70,8 +70,14 @@ def build_router() -> APIRouter:
     async def logs(name: str, request: Request, offset: int = Query(-16384)) -> dict[str, Any]:
         """Log bytes from `offset` (negative: that many from the end); poll with the returned
         offset to follow."""
-        text, end = server_logs.read_from(fleet(request).get(name).log_path, offset)
-        return {"text": text, "offset": end}
+        f = fleet(request)
+        server = f.get(name)
+        text, end = server_logs.read_from(server.log_path, offset)
+        # The server may print its own arguments (vLLM does): mask the secret ones, as the
+        # rest of this API does. Rendered afresh, so a stopped server's log is masked too.
+        spec = server.spec or f.render(name, 0, ())
+        secrets = redact.secret_values(spec.argv, spec.env)
+        return {"text": redact.scrub(text, secrets), "offset": end}
 
     @router.get("/devices")
     async def devices(request: Request) -> dict[str, Any]:

@@ -1,6 +1,8 @@
 """The supervisor's admin HTTP API, used by the proxy and the `modelyard` CLI.
 
 Listens on localhost by default: it can start and stop processes, so it is not for the world.
+Beyond loopback it needs a token; on any address it answers only its own Host names and no
+web page (supervisor/admin_auth.py).
 Errors use the same OpenAI shape as the proxy, so one client parses both.
 """
 
@@ -8,29 +10,40 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
 
 from modelyard_config import Config, ConfigError
+from supervisor.admin_auth import AdminGuard, AdminGuardMiddleware, refuse_open
 from supervisor.admin_errors import add_error_handlers
 from supervisor.admin_routes import build_router
 from supervisor.adoption import adopt_survivors
 from supervisor.budgets import never_fit_problems
+from supervisor.client import admin_token
 from supervisor.devices import open_reader
 from supervisor.errors import SupervisorError
 from supervisor.fleet import Fleet
 from supervisor.metrics import Metrics
 from supervisor.monitor import Monitor
 from supervisor.process_launcher import ProcessLauncher
+from supervisor.state_lock import StateLock
 from supervisor.vllm_api import VllmEngine
 
 log = logging.getLogger("modelyard.supervisor")
 
 
-def create_app(config: Config, source: str = "servers.yaml") -> FastAPI:
+def create_app(
+    config: Config, source: str = "servers.yaml", environ: Mapping[str, str] | None = None
+) -> FastAPI:
+    """A ConfigError, before anything starts, when the API would listen beyond loopback
+    without a token (`environ`, default os.environ, may hold it)."""
+    token = admin_token(config.supervisor, os.environ if environ is None else environ)
+    refuse_open(config.supervisor, token, source)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         reader, why = open_reader(config.supervisor.simulate_gpus_gb)
@@ -40,7 +53,11 @@ def create_app(config: Config, source: str = "servers.yaml") -> FastAPI:
             problems = never_fit_problems(config, reader.read())
             if problems:
                 raise ConfigError(source, problems)
-            fleet = Fleet(config, reader, Metrics(), VllmEngine(http), ProcessLauncher())
+            launcher = ProcessLauncher(config.supervisor.env_passthrough)
+            fleet = Fleet(config, reader, Metrics(), VllmEngine(http), launcher)
+            # Before adoption, which kills what it does not know, and before the fleet is
+            # published: a refused second supervisor must not touch the first one's servers.
+            lock = StateLock(fleet.state_dir)
             app.state.fleet = fleet
             adopted, killed = await adopt_survivors(fleet)
             if adopted or killed:
@@ -54,14 +71,16 @@ def create_app(config: Config, source: str = "servers.yaml") -> FastAPI:
             try:
                 yield
             finally:
-                log.info("supervisor shutting down: stopping every server")
+                log.info("supervisor shutting down")
                 for task in background:
                     task.cancel()
-                await fleet.stop_all()
+                await fleet.shutdown()  # stops every server, unless supervisor.keep_servers
+                lock.release()
                 reader.close()
 
     app = FastAPI(title="modelyard supervisor", lifespan=lifespan)
     add_error_handlers(app)
+    app.add_middleware(AdminGuardMiddleware, guard=AdminGuard(config.supervisor, token))
     app.include_router(build_router())
     return app
 

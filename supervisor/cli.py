@@ -1,8 +1,10 @@
 """Operator commands that talk to a running supervisor: ps, load, unload.
 
 Tables for people, `--json` for scripts. Each command is a plain function registered on the
-`modelyard` app by modelyard.cli, so this module knows nothing of the proxy.
-"""
+`modelyard` app by modelyard.cli, so this module knows nothing of the proxy. The admin token,
+when the supervisor has one, comes from `--config`'s supervisor.admin_token (or the variable
+it names), else $MODELYARD_ADMIN_TOKEN; never from the command line, where `ps` would show it
+to every user of the box."""
 
 from __future__ import annotations
 
@@ -12,13 +14,15 @@ import json
 import os
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from supervisor.client import AdminClient
+from modelyard_config import load_config
+from supervisor.client import AdminClient, admin_token
 from supervisor.errors import StartFailedError, SupervisorError
 
 DEFAULT_URL = "http://127.0.0.1:4100"
@@ -28,11 +32,32 @@ UrlOption = typer.Option(
     help="Supervisor admin URL [env MODELYARD_SUPERVISOR_URL, default http://127.0.0.1:4100]",
 )
 JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
+ConfigOption = typer.Option(
+    None,
+    "--config",
+    "-c",
+    help="servers.yaml naming the supervisor: its URL and admin token "
+    "[default: $MODELYARD_SUPERVISOR_URL and $MODELYARD_ADMIN_TOKEN]",
+)
+TOKEN_ENV = "MODELYARD_ADMIN_TOKEN"
 
 
-def _run(url: str | None, call: Callable[[AdminClient], Awaitable[Any]]) -> Any:
+def _client(url: str | None, config: Path | None) -> AdminClient:
+    """--url, else the config's supervisor, else $MODELYARD_SUPERVISOR_URL, else the default."""
+    if config is not None:
+        cfg = load_config(config)
+        return AdminClient(
+            url or cfg.supervisor_url(), token=admin_token(cfg.supervisor, os.environ)
+        )
+    url = url or os.environ.get("MODELYARD_SUPERVISOR_URL", DEFAULT_URL)
+    return AdminClient(url, token=os.environ.get(TOKEN_ENV) or None)
+
+
+def _run(
+    url: str | None, config: Path | None, call: Callable[[AdminClient], Awaitable[Any]]
+) -> Any:
     async def go() -> Any:
-        async with AdminClient(url or os.environ.get("MODELYARD_SUPERVISOR_URL", DEFAULT_URL)) as c:
+        async with _client(url, config) as c:
             return await call(c)
 
     try:
@@ -69,9 +94,11 @@ def _mib(n: int) -> str:
 _STATE_STYLE = {"ready": "green", "starting": "yellow", "stopping": "yellow", "failed": "red"}
 
 
-def ps(url: str | None = UrlOption, as_json: bool = JsonOption) -> None:
+def ps(
+    url: str | None = UrlOption, config: Path | None = ConfigOption, as_json: bool = JsonOption
+) -> None:
     """List servers: state, pid, port, tier, device, planned and used memory, load, idle."""
-    servers = _run(url, lambda c: c.servers())
+    servers = _run(url, config, lambda c: c.servers())
     if as_json:
         typer.echo(json.dumps(servers, indent=2))
         return
@@ -109,10 +136,15 @@ def ps(url: str | None = UrlOption, as_json: bool = JsonOption) -> None:
     _console().print(table)
 
 
-def load(name: str, url: str | None = UrlOption, as_json: bool = JsonOption) -> None:
+def load(
+    name: str,
+    url: str | None = UrlOption,
+    config: Path | None = ConfigOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Start NAME (if needed) and wait until it is ready."""
     began = time.monotonic()
-    info = _run(url, lambda c: c.ensure(name))
+    info = _run(url, config, lambda c: c.ensure(name))
     if as_json:
         typer.echo(json.dumps(info, indent=2))
     else:
@@ -122,33 +154,63 @@ def load(name: str, url: str | None = UrlOption, as_json: bool = JsonOption) -> 
         )
 
 
-def unload(name: str, url: str | None = UrlOption, as_json: bool = JsonOption) -> None:
+def unload(
+    name: str,
+    url: str | None = UrlOption,
+    config: Path | None = ConfigOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Stop NAME and its whole process group."""
-    _act(url, as_json, lambda c: c.stop(name))
+    _act(url, config, as_json, lambda c: c.stop(name))
 
 
-def sleep(name: str, url: str | None = UrlOption, as_json: bool = JsonOption) -> None:
+def sleep(
+    name: str,
+    url: str | None = UrlOption,
+    config: Path | None = ConfigOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Put NAME to sleep (vLLM sleep mode): weights to host RAM, GPU memory freed."""
-    _act(url, as_json, lambda c: c.action(name, "sleep"))
+    _act(url, config, as_json, lambda c: c.action(name, "sleep"))
 
 
-def wake(name: str, url: str | None = UrlOption, as_json: bool = JsonOption) -> None:
+def wake(
+    name: str,
+    url: str | None = UrlOption,
+    config: Path | None = ConfigOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Wake NAME (or start it) and wait until it is ready."""
-    _act(url, as_json, lambda c: c.action(name, "wake"))
+    _act(url, config, as_json, lambda c: c.action(name, "wake"))
 
 
-def pin(name: str, url: str | None = UrlOption, as_json: bool = JsonOption) -> None:
+def pin(
+    name: str,
+    url: str | None = UrlOption,
+    config: Path | None = ConfigOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Never evict NAME (until unpin)."""
-    _act(url, as_json, lambda c: c.action(name, "pin"))
+    _act(url, config, as_json, lambda c: c.action(name, "pin"))
 
 
-def unpin(name: str, url: str | None = UrlOption, as_json: bool = JsonOption) -> None:
+def unpin(
+    name: str,
+    url: str | None = UrlOption,
+    config: Path | None = ConfigOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Let NAME be evicted again when idle."""
-    _act(url, as_json, lambda c: c.action(name, "unpin"))
+    _act(url, config, as_json, lambda c: c.action(name, "unpin"))
 
 
-def _act(url: str | None, as_json: bool, call: Callable[[AdminClient], Awaitable[Any]]) -> None:
-    info = _run(url, call)
+def _act(
+    url: str | None,
+    config: Path | None,
+    as_json: bool,
+    call: Callable[[AdminClient], Awaitable[Any]],
+) -> None:
+    info = _run(url, config, call)
     if as_json:
         typer.echo(json.dumps(info, indent=2))
     else:
@@ -165,9 +227,11 @@ def _bar(parts: list[tuple[int, str]], total: int, width: int = 40) -> str:
     return out + "[dim]" + "·" * (width - filled) + "[/dim]"
 
 
-def gpus(url: str | None = UrlOption, as_json: bool = JsonOption) -> None:
+def gpus(
+    url: str | None = UrlOption, config: Path | None = ConfigOption, as_json: bool = JsonOption
+) -> None:
     """Per device: total, planned (budgets placed) and used memory, and the ceiling."""
-    report = _run(url, lambda c: c.devices())
+    report = _run(url, config, lambda c: c.devices())
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
@@ -192,11 +256,12 @@ def logs(
     name: str,
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
     url: str | None = UrlOption,
+    config: Path | None = ConfigOption,
 ) -> None:
     """Print the end of NAME's log (stdout and stderr of its process)."""
     offset = -16384
     while True:
-        chunk = _run(url, functools.partial(_logs_from, name, offset))
+        chunk = _run(url, config, functools.partial(_logs_from, name, offset))
         typer.echo(chunk["text"], nl=False)
         offset = chunk["offset"]
         if not follow:

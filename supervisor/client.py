@@ -2,29 +2,51 @@
 
 This module is the admin API's contract on the caller's side: HTTP errors come back as the
 supervisor's own error tree, so the proxy and the CLI never parse status codes themselves.
+`admin_token` is where the admin API, the proxy and the CLI all find the token, so the three
+cannot disagree on it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
+from modelyard_config.supervisor import SupervisorSettings
 from supervisor.errors import (
     AdminUnreachableError,
     CapacityError,
+    NoFreePortError,
     StartFailedError,
     SupervisorError,
     UnknownServerError,
 )
 
 
+def admin_token(settings: SupervisorSettings, environ: Mapping[str, str]) -> str | None:
+    """`supervisor.admin_token`, else the variable `supervisor.admin_token_env` names; None
+    when neither is set (an empty value counts as unset)."""
+    return settings.admin_token or environ.get(settings.admin_token_env) or None
+
+
 class AdminClient:
-    def __init__(self, base_url: str, timeout: float = 900.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        timeout: float = 900.0,
+        token: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,  # tests: the app in-process
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        headers = {"authorization": f"Bearer {token}"} if token else {}
         # A start can take minutes on a GPU box: reads wait as long as a start may last.
         self._http = httpx.AsyncClient(
-            base_url=self.base_url, timeout=httpx.Timeout(timeout, connect=5.0), trust_env=False
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeout, connect=5.0),
+            headers=headers,
+            transport=transport,
+            trust_env=False,
         )
 
     async def aclose(self) -> None:
@@ -86,4 +108,6 @@ def _error_from(response: httpx.Response, name: str) -> SupervisorError:
         )
     if error.get("code") == "capacity_unavailable":
         return CapacityError(name, error.get("reason", ""), error.get("retry_after"))
+    if error.get("code") == "no_free_port":
+        return NoFreePortError(error.get("message", ""))
     return SupervisorError(error.get("message", response.text))

@@ -5,6 +5,7 @@
     ├── StartFailedError     a server exited, or never became healthy, while starting
     ├── NoFreePortError      the configured port range is used up
     ├── CapacityError        no room for a server before the queue's deadline (or ever)
+    ├── StateDirInUseError   another live supervisor holds the state directory
     └── AdminUnreachableError  the CLI or proxy could not talk to the supervisor
 
 Foreign exceptions (OSError, httpx, pydantic) are translated into these once, where they
@@ -12,6 +13,8 @@ happen, so callers above handle only this tree.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 
 class SupervisorError(Exception):
@@ -53,3 +56,18 @@ class CapacityError(SupervisorError):
         self.reason = reason
         self.retry_after = retry_after
         super().__init__(f"no room for {name!r}: {reason}")
+
+
+class StateDirInUseError(SupervisorError):
+    """Another live supervisor holds the state directory (a SupervisorError: the CLI reports
+    it and exits non-zero)."""
+
+    def __init__(self, state_dir: Path, holder: int | None) -> None:
+        self.state_dir = state_dir
+        self.holder = holder
+        who = f"pid {holder}" if holder is not None else "a pid not yet written"
+        super().__init__(
+            f"state directory {state_dir} is in use by another modelyard supervisor ({who}); "
+            "to run two on one machine, give each its own supervisor.state_dir (and its own "
+            "supervisor.port, port_range and proxy.port)"
+        )

@@ -72,6 +72,7 @@ class Fleet:
         self._devices: list[DeviceReading] = reader.read()
         self.restarts = Restarts(config.supervisor.health, metrics)
         self._last_state: dict[str, State] = {}
+        self._shut_down = False
         self._servers = {
             name: ManagedServer(name, spec.tier, ctx) for name, spec in config.servers.items()
         }
@@ -249,8 +250,19 @@ class Fleet:
         self.restarts.schedule(server, "the process exited")
 
     def save_state(self) -> None:
+        """Record what runs, for the next supervisor. A failed write (a full disk) is logged and
+        swallowed: it is called inside transitions, and a server must still reach `stopped`;
+        the next transition writes the whole file again."""
         records = [r for s in self._servers.values() if (r := server_views.record(s)) is not None]
-        statefile.save(self.state_file, records)
+        try:
+            statefile.save(self.state_file, records)
+        except OSError as exc:
+            log.error(
+                "could not write the state file %s (%s): a supervisor restarted now would not "
+                "adopt what changed since the last write",
+                self.state_file,
+                exc,
+            )
 
     # -- operations ---------------------------------------------------------------------------
 
@@ -277,6 +289,27 @@ class Fleet:
     async def stop_all(self) -> None:
         self.restarts.cancel_all()
         await asyncio.gather(*(s.stop() for s in self._servers.values()))
+
+    async def shutdown(self) -> None:
+        """What the supervisor's exit does to its servers; safe to call twice.
+
+        By default every server is stopped. With `supervisor.keep_servers`, ready and asleep
+        servers are left running and recorded, for the next supervisor on this state directory
+        to adopt instead of loading them again; one caught mid-transition (starting, waking,
+        failed) is stopped, since no successor could finish what this one began.
+        """
+        if self._shut_down:
+            return
+        self.restarts.cancel_all()
+        if not self.config.supervisor.keep_servers:
+            await self.stop_all()
+        else:
+            kept = [s for s in self._servers.values() if s.state in (State.READY, State.ASLEEP)]
+            await asyncio.gather(*(s.stop() for s in self._servers.values() if s not in kept))
+            self.save_state()
+            if kept:
+                log.info("leaving %s running for the next supervisor", [s.name for s in kept])
+        self._shut_down = True
 
     def describe(self, server: ManagedServer, memory: bool = True) -> dict[str, Any]:
         spec = self.config.servers[server.name]

@@ -1,9 +1,10 @@
-"""The supervisor's periodic work: health probes, load readings, idle expiry.
+"""The supervisor's periodic work: health probes, load readings, idle expiry, log rotation.
 
 Exits are noticed at once by the launcher's handles (pidfds); this loop catches what an exit
 does not show: a server alive but no longer answering (N failed probes in a row: it is killed
 and restarted with backoff, up to M times), how busy each server is (the engine's load), and
-which idle servers have outlived their TTL (warm: sleep, cold: stop; hot: never).
+which idle servers have outlived their TTL (warm: sleep, cold: stop; hot: never). It also
+rotates each server's log once it passes supervisor.log_max_bytes (server_logs.rotate).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import contextlib
 import logging
 import time
 
-from supervisor import capacity
+from supervisor import capacity, server_logs
 from supervisor.errors import SupervisorError
 from supervisor.fleet import Fleet
 from supervisor.server import ManagedServer
@@ -45,6 +46,18 @@ class Monitor:
         ready = [s for s in self.fleet.servers() if s.state is State.READY]
         await asyncio.gather(*(self._check(s) for s in ready))
         await self._expire()
+        await asyncio.to_thread(self._rotate_logs)  # copying up to log_max_bytes: off the loop
+
+    def _rotate_logs(self) -> None:
+        settings = self.fleet.config.supervisor
+        for server in self.fleet.servers():
+            try:
+                if server_logs.rotate(
+                    server.log_path, settings.log_max_bytes, settings.log_backups
+                ):
+                    log.info("%s: log rotated past %d bytes", server.name, settings.log_max_bytes)
+            except OSError as exc:  # a full disk must not stop health checks
+                log.warning("%s: could not rotate %s: %s", server.name, server.log_path, exc)
 
     async def _check(self, server: ManagedServer) -> None:
         spec, base_url = server.spec, server.base_url

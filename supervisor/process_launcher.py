@@ -14,11 +14,13 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import psutil
 
 from supervisor import server_logs, statefile
+from supervisor.child_env import child_env
 from supervisor.command import LaunchSpec
 from supervisor.statefile import Record
 
@@ -71,10 +73,14 @@ class ProcessHandle:
 
 
 class ProcessLauncher:
-    """Runs each server as a local process group."""
+    """Runs each server as a local process group. `env_passthrough`: names (a trailing `*` is a
+    prefix) of the supervisor's environment a server gets beyond child_env's built-in list."""
+
+    def __init__(self, env_passthrough: Sequence[str] = ()) -> None:
+        self._passthrough = tuple(env_passthrough)
 
     async def start(self, spec: LaunchSpec, log_path: Path) -> ProcessHandle:
-        return spawn(spec, log_path)  # no await: see spawn()
+        return spawn(spec, log_path, self._passthrough)  # no await: see spawn()
 
     async def adopt(self, record: Record, log_path: Path) -> ProcessHandle | None:
         if not statefile.still_running(record):
@@ -82,11 +88,13 @@ class ProcessLauncher:
         return ProcessHandle(record.pid, log_path)
 
 
-def spawn(spec: LaunchSpec, log_path: Path) -> ProcessHandle:
-    """Start `spec.argv` in a new session with output appended to its log file.
+def spawn(spec: LaunchSpec, log_path: Path, env_passthrough: Sequence[str] = ()) -> ProcessHandle:
+    """Start `spec.argv` in a new session with output appended to its log file, with the
+    environment child_env allows (not the supervisor's whole one) and `spec.env` on top.
 
     Synchronous on purpose: there is no await between fork and the returned handle, so a
-    cancelled start can never lose track of a process it created.
+    cancelled start can never lose track of a process it created. The log is opened O_APPEND,
+    so the child writes at the file's end even after server_logs.rotate truncates it.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
@@ -97,7 +105,7 @@ def spawn(spec: LaunchSpec, log_path: Path) -> ProcessHandle:
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **spec.env},
+            env=child_env(os.environ, env_passthrough, spec.env),
             start_new_session=True,
             close_fds=True,
         )

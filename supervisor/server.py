@@ -24,7 +24,7 @@ import time
 from typing import Final
 
 from modelyard_config.servers import Tier
-from supervisor import server_logs
+from supervisor import redact, server_logs
 from supervisor.command import LaunchSpec
 from supervisor.engine import EngineCallError
 from supervisor.errors import StartFailedError
@@ -256,6 +256,9 @@ class ManagedServer:
         handle = self._handle
         exit_code = handle.returncode if handle is not None else None
         tail = server_logs.tail(self.log_path)
+        if self._spec is not None:  # the server may print its own arguments (vLLM does)
+            secrets = redact.secret_values(self._spec.argv, self._spec.env)
+            tail = [redact.scrub(line, secrets) for line in tail]
         self._failure = StartFailedError(self.name, reason, exit_code, tail)
         self._set(State.FAILED)
         log.warning("%s failed: %s", self.name, reason)

@@ -1,12 +1,14 @@
 """Two views of a ManagedServer, read from its properties and never written back: the admin
-API's snapshot and the state file's record. The server is the source; these only format it."""
+API's snapshot and the state file's record. The server is the source; these only format it.
+The snapshot leaves the machine, so its command and env are masked (redact.py); the record
+keeps the real argv, which adoption compares with the live process's."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from supervisor import statefile
+from supervisor import redact, statefile
 from supervisor.server import ManagedServer
 from supervisor.states import State
 
@@ -31,7 +33,7 @@ def snapshot(server: ManagedServer, memory: bool = True) -> dict[str, Any]:
     """State for the API. `memory=False` skips the process-table scan (milliseconds) that
     measuring the server's RSS costs: ensure() answers on every proxied request."""
     now, mono = time.time(), time.monotonic()
-    usage, failure, uptime = server.usage, server.failure, server.uptime_s
+    usage, failure, uptime, spec = server.usage, server.failure, server.uptime_s, server.spec
     return {
         "name": server.name,
         "state": str(server.state),
@@ -54,4 +56,7 @@ def snapshot(server: ManagedServer, memory: bool = True) -> dict[str, Any]:
         "reason": failure.reason if failure else None,
         "log_tail": failure.log_tail if failure else [],
         "log_path": str(server.log_path),
+        # what it runs (or last ran) with, secrets masked: this leaves the box
+        "command": redact.argv(spec.argv) if spec else None,
+        "env": redact.env(spec.env) if spec else None,
     }

@@ -388,3 +388,12 @@ def test_retry_and_cooldown_values_are_checked() -> None:
         "proxy.retry.retry_on[0]",
         "proxy.cooldown.window",
     }
+
+
+def test_a_server_name_with_a_slash_is_refused() -> None:
+    """A server's name is a path segment of the admin API (/servers/{name}/ensure): `a/b`
+    would address a route that does not exist."""
+    data = minimal()
+    data["servers"]["a/b"] = {"model": "m"}
+    [(path, message)] = problems_of(data)
+    assert path.startswith("servers.a/b") and "pattern" in message
