@@ -20,7 +20,7 @@ from sidecars.stt.app import create_app
 from sidecars.stt.catalog import resolve
 from sidecars.stt.engine import Engine
 from sidecars.stt.errors import ModelSetupError
-from sidecars.stt.settings import Settings
+from sidecars.stt.settings import MAX_AUDIO_SECONDS, Settings
 from sidecars.stt.whisper import WhisperEngine
 
 log = logging.getLogger("sidecars.stt")
@@ -44,6 +44,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
     parser.add_argument("--cpu-threads", type=int, default=2)
     parser.add_argument("--compute-type", default="int8")
     parser.add_argument("--beam-size", type=int, default=5)
+    parser.add_argument(
+        "--max-audio-seconds",
+        type=float,
+        default=MAX_AUDIO_SECONDS,
+        help="refuse (413 audio_too_long) an upload whose audio is longer than this",
+    )
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     fields: dict[str, object] = {
@@ -54,6 +60,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         "cpu_threads": args.cpu_threads,
         "compute_type": args.compute_type,
         "beam_size": args.beam_size,
+        "max_audio_seconds": args.max_audio_seconds,
         "log_level": args.log_level,
     }
     if args.cache_dir:
@@ -101,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ModelSetupError as exc:
         print(f"stt sidecar: {exc}", file=sys.stderr)
         return 2
-    app = create_app(engines, settings.max_upload_bytes)
+    app = create_app(engines, settings.max_upload_bytes, settings.max_audio_seconds)
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level=settings.log_level, lifespan="off"
     )

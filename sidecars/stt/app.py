@@ -22,7 +22,9 @@ from sidecars.stt.render import render
 from sidecars.stt.selection import LANGUAGE_HEADER, pick_engine, pick_language
 
 
-def create_app(engines: Mapping[str, Engine], max_upload_bytes: int) -> Starlette:
+def create_app(
+    engines: Mapping[str, Engine], max_upload_bytes: int, max_audio_seconds: float
+) -> Starlette:
     created = int(time.time())
 
     async def health(request: Request) -> JSONResponse:
@@ -47,7 +49,9 @@ def create_app(engines: Mapping[str, Engine], max_upload_bytes: int) -> Starlett
             word_timestamps=fields.response_format == "verbose_json"
             and "word" in fields.timestamp_granularities,
         )
-        transcript = await run_in_threadpool(_transcribe, engine, upload, options)
+        transcript = await run_in_threadpool(
+            _transcribe, engine, upload, options, max_audio_seconds
+        )
         return render(transcript, fields.response_format, fields.timestamp_granularities)
 
     async def transcriptions(request: Request) -> Response:
@@ -67,6 +71,9 @@ def create_app(engines: Mapping[str, Engine], max_upload_bytes: int) -> Starlett
     )
 
 
-def _transcribe(engine: Engine, upload: form.Upload, options: DecodeOptions) -> Transcript:
+def _transcribe(
+    engine: Engine, upload: form.Upload, options: DecodeOptions, max_audio_seconds: float
+) -> Transcript:
     """Decoding is CPU work too, so it runs on the worker thread beside the model."""
-    return engine.run(audio.decode(upload.data, upload.filename), options)
+    samples = audio.decode(upload.data, upload.filename, max_audio_seconds)
+    return engine.run(samples, options)

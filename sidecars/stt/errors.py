@@ -7,6 +7,7 @@
     │   └── UnsupportedTaskError    translation asked of an English-only model
     ├── UnknownModelError     404   `model` names no loaded model (lists the known ones)
     └── PayloadTooLargeError  413   the upload is over the size limit
+        └── AudioTooLongError       its audio is longer than `max_audio_seconds`
 
     ModelSetupError                 at start: a model directory is missing or cannot be built
 
@@ -51,6 +52,10 @@ class UnknownModelError(SttError):
 
 class PayloadTooLargeError(SttError):
     fault = PAYLOAD_TOO_LARGE
+
+
+class AudioTooLongError(PayloadTooLargeError):
+    fault = PAYLOAD_TOO_LARGE.with_code("audio_too_long")
 
 
 class ModelSetupError(Exception):

@@ -17,6 +17,9 @@ ComputeType = Literal["int8", "int8_float32", "float32"]
 
 # OpenAI's documented upload limit for /v1/audio; a larger body is refused before parsing.
 OPENAI_UPLOAD_LIMIT = 25 * 1024 * 1024
+# The longest audio decoded: bytes bound nothing (25 MB of 8 kHz FLAC silence is 40 hours,
+# 8.6 GiB as float32); two hours is 460 MB of samples, longer than any one call we serve.
+MAX_AUDIO_SECONDS = 7200.0
 
 
 def default_cache_dir() -> Path:
@@ -47,4 +50,5 @@ class Settings(BaseModel):
     compute_type: ComputeType = "int8"
     beam_size: int = Field(default=5, ge=1, le=10)
     max_upload_bytes: int = Field(default=OPENAI_UPLOAD_LIMIT, gt=0)
+    max_audio_seconds: float = Field(default=MAX_AUDIO_SECONDS, gt=0)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
