@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # (pipefail keeps pip's own failure; only grep's "nothing left to print" is forgiven)
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup system venv engine models up test lint format unit integration bench bench-ab bench-speech smoke-models eval faults clean
+.PHONY: setup system venv engine models up test lint format unit integration bench bench-ab bench-speech smoke-models eval faults fuzz clean
 
 setup: system venv engine models  ## both venvs, espeak-ng and the tiny models; reruns are no-ops
 
@@ -67,6 +67,9 @@ smoke-models: setup  ## each tiny multimodal/speech vLLM server alone: ready tim
 
 faults: setup  ## the fault suite as a table: fault x outcome x served-by, fallback success
 	$(BIN)/python bench/faults.py
+
+fuzz: venv  ## schemathesis (5,600+ inputs) and the malformed-body corpus on a real stack of fakes
+	$(BIN)/python -m fuzz.run
 
 eval: venv  ## classifier accuracy and latency on the labelled requests (eval/README.md)
 	$(BIN)/python eval/evaluate.py --split test

@@ -11,22 +11,33 @@ an intent for the classifier's triage stage, which the tiny random-weight models
 With `--echo`, a chat is answered with the text of its last user turn: a test can then see
 what the proxy made of a request (a transcript in place of audio), which gibberish hides.
 For the fault suite: `--fail-status N` answers every request with HTTP N, and `--ready-after S`
-keeps /health at 503 for S seconds (a slow load, to be killed mid-way).
+keeps /health at 503 for S seconds (a slow load, to be killed mid-way). For the drain tests:
+`--stream-delay S` answers a `"stream": true` chat or completion with `--stream-tokens N`
+server-sent chunks S seconds apart, then [DONE]: a long generation on cue, which the tiny
+models finish too fast to shut a proxy down in the middle of. With `--audio` it also answers
+/v1/audio/transcriptions and /translations (a fixed text) and /v1/audio/speech (a short WAV),
+so that `make fuzz` reaches every endpoint with an upstream that is up: a 5xx is then the
+proxy's own. A body that is not a JSON object gets vLLM's 400, not a dropped connection.
 Standard library only, so it starts in milliseconds.
 
     python fake_vllm.py --port P [--die-after S] [--hang-after S] [--exit-code N] [--busy]
                         [--chat-reply WORD] [--echo] [--fail-status N] [--ready-after S]
+                        [--stream-delay S] [--stream-tokens N] [--audio]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import threading
 import time
+import wave
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+GENERATE = {"/v1/completions": "text_completion", "/v1/chat/completions": "chat.completion.chunk"}
 
 
 class State:
@@ -38,6 +49,9 @@ class State:
     echo = False
     fail_status: int | None = None
     ready_at = 0.0
+    stream_delay: float | None = None
+    stream_tokens = 10
+    audio = False
 
 
 def handler(state: State) -> type[BaseHTTPRequestHandler]:
@@ -46,12 +60,31 @@ def handler(state: State) -> type[BaseHTTPRequestHandler]:
             print(fmt % args, flush=True)
 
         def reply(self, status: int, body: object, content_type: str = "application/json") -> None:
-            data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+            if isinstance(body, bytes):
+                data = body
+            else:
+                data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
             self.send_response(status)
             self.send_header("content-type", content_type)
             self.send_header("content-length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        def stream(self, kind: str, model: object) -> None:
+            """HTTP/1.0, as this server speaks: the body ends when the connection closes."""
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.end_headers()
+            for n in range(state.stream_tokens):
+                piece = {"index": 0, "text": f"t{n} "}
+                if kind == "chat.completion.chunk":
+                    piece = {"index": 0, "delta": {"content": f"t{n} "}}
+                chunk = {"id": "s1", "object": kind, "model": model, "choices": [piece]}
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+                time.sleep(state.stream_delay or 0)
+            self.wfile.write(b"data: [DONE]\n\n")
+            state.served += 1
 
         def do_GET(self) -> None:
             if state.hang_at is not None and time.monotonic() >= state.hang_at:
@@ -75,7 +108,20 @@ def handler(state: State) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             path = self.path.split("?")[0]
             length = int(self.headers.get("content-length") or 0)
-            body = json.loads(self.rfile.read(length) or b"{}")
+            raw = self.rfile.read(length)
+            if state.audio and path in ("/v1/audio/transcriptions", "/v1/audio/translations"):
+                self.reply(200, {"text": "fake transcript"})
+                return
+            if state.audio and path == "/v1/audio/speech":
+                self.reply(200, silence_wav(), "audio/wav")
+                return
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                self.reply(400, {"error": {"message": "not a JSON object", "type": "BadRequest"}})
+                return
             if path == "/sleep":
                 state.sleeping = True
                 self.reply(200, {"status": "sleeping", "level": 1})
@@ -85,6 +131,8 @@ def handler(state: State) -> type[BaseHTTPRequestHandler]:
             elif path in ("/v1/completions", "/v1/chat/completions") and state.fail_status:
                 error = {"message": "injected failure", "type": "server_error", "code": None}
                 self.reply(state.fail_status, {"error": error})
+            elif path in GENERATE and body.get("stream") and state.stream_delay is not None:
+                self.stream(GENERATE[path], body.get("model"))
             elif path == "/v1/completions":
                 if state.sleeping:
                     self.reply(503, {"error": {"message": "asleep"}})
@@ -117,11 +165,25 @@ def handler(state: State) -> type[BaseHTTPRequestHandler]:
 
 
 def last_user_text(body: dict[str, Any]) -> str:
-    users = [m for m in body.get("messages") or [] if m.get("role") == "user"]
+    messages = body.get("messages")
+    turns = messages if isinstance(messages, list) else []
+    users = [m for m in turns if isinstance(m, dict) and m.get("role") == "user"]
     content = users[-1].get("content") if users else ""
     if isinstance(content, list):
-        return " ".join(p.get("text", "") for p in content if p.get("type") == "text")
+        parts = [p for p in content if isinstance(p, dict) and p.get("type") == "text"]
+        return " ".join(str(p.get("text", "")) for p in parts)
     return str(content or "")
+
+
+def silence_wav() -> bytes:
+    """A tenth of a second of 16 kHz mono silence."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(16000)
+        wav.writeframes(b"\0\0" * 1600)
+    return out.getvalue()
 
 
 def main() -> None:
@@ -135,6 +197,9 @@ def main() -> None:
     parser.add_argument("--echo", action="store_true", help="answer a chat with its last turn")
     parser.add_argument("--fail-status", type=int, default=None, help="answer requests so")
     parser.add_argument("--ready-after", type=float, default=0.0, help="unhealthy until then")
+    parser.add_argument("--stream-delay", type=float, default=None, help="seconds per chunk")
+    parser.add_argument("--stream-tokens", type=int, default=10, help="chunks per stream")
+    parser.add_argument("--audio", action="store_true", help="answer the audio endpoints")
     args = parser.parse_args()
     state = State()
     state.busy = args.busy
@@ -142,6 +207,9 @@ def main() -> None:
     state.echo = args.echo
     state.fail_status = args.fail_status
     state.ready_at = time.monotonic() + args.ready_after
+    state.stream_delay = args.stream_delay
+    state.stream_tokens = args.stream_tokens
+    state.audio = args.audio
     if args.hang_after is not None:
         state.hang_at = time.monotonic() + args.hang_after
     server = ThreadingHTTPServer(("127.0.0.1", args.port), handler(state))

@@ -14,11 +14,13 @@ from pathlib import Path
 import typer
 import uvloop
 from rich.console import Console
+from rich.markup import escape
 from starlette.applications import Starlette
 
 from modelyard import profile
-from modelyard.stack import ListenError, run_stack
+from modelyard.stack import ListenError, StartupError, run_stack
 from modelyard_config import Config, ConfigError, load_config
+from modelyard_config.checks import warnings as config_warnings
 from proxy import cli as proxy_cli
 from supervisor import cli as admin
 from supervisor import paths
@@ -61,7 +63,15 @@ ConfigOption = typer.Option(
 def _load(config_path: Path | None) -> tuple[Config, str]:
     choice = profile.choose(config_path)
     err.print(f"modelyard: config {choice.path} ({choice.reason})", highlight=False)
-    return load_config(choice.path), str(choice.path)
+    config = load_config(choice.path)
+    _print_warnings(str(choice.path), config)
+    return config, str(choice.path)
+
+
+def _print_warnings(source: str, config: Config) -> None:
+    for key, message in config_warnings(config):
+        line = escape(f"{source}: {key}: {message}")
+        err.print(f"[yellow]warning:[/yellow] {line}", highlight=False)
 
 
 def _build_models(config: Config) -> None:
@@ -86,13 +96,13 @@ def _serve(apps: list[tuple[Starlette, str, int]], banner: str = "") -> None:
             for app_, _, _ in apps:  # belt and braces: the lifespan already stopped them
                 fleet = getattr(app_.state, "fleet", None)
                 if fleet is not None:
-                    await fleet.stop_all()
+                    await fleet.shutdown()  # keeps what supervisor.keep_servers keeps
 
     try:
         # uvloop, as uvicorn.run would pick: the proxy's per-request cost roughly halves.
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             runner.run(go())
-    except ListenError as exc:
+    except (ListenError, StartupError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from exc
 
@@ -163,6 +173,7 @@ def check(config: Path = typer.Argument(..., help="servers.yaml to validate")) -
         reader.close()
     if problems:
         raise ConfigError(str(config), problems)
+    _print_warnings(str(config), cfg)
     err.print(f"{config}: ok ({why})", highlight=False)
 
 

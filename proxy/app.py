@@ -4,26 +4,31 @@ the app opens one to the supervisor the config names."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from modelyard_config import Config
 from openai_wire.errors import HANDLERS
+from proxy.access import AccessMiddleware, build_access
 from proxy.backends import Admin, Backends
 from proxy.classify.classifier import Classifier
 from proxy.classify.embedding import load_embedder
 from proxy.compose import Composer
 from proxy.context import ProxyContext
+from proxy.drain import Drain, DrainMiddleware
 from proxy.fallback import Chain
 from proxy.forward import upstream_session
 from proxy.media_urls import MediaReader
 from proxy.metrics import ProxyMetrics
+from proxy.request_log import RequestLog
 from proxy.routes import build_routes
 from proxy.triage import LlmTriage
-from supervisor.client import AdminClient
+from supervisor.client import AdminClient, admin_token
 
 
 def create_app(config: Config, admin: Admin | None = None) -> Starlette:
@@ -36,22 +41,39 @@ def create_app(config: Config, admin: Admin | None = None) -> Starlette:
                 upstream_session(settings.connect_timeout, settings.request_timeout)
             )
             if admin is None:
-                client = await stack.enter_async_context(AdminClient(config.supervisor_url()))
+                token = admin_token(config.supervisor, os.environ)
+                client = await stack.enter_async_context(
+                    AdminClient(config.supervisor_url(), token=token)
+                )
             metrics = ProxyMetrics()
             chain = Chain(config, Backends(admin or client), upstream, metrics)
             classifier = build_classifier(config, chain)
-            media = MediaReader(upstream, settings.fetch_private_media)
+            media = await stack.enter_async_context(
+                MediaReader(settings.limits, settings.fetch_private_media)
+            )
             app.state.proxy = ProxyContext(
                 config=config,
                 classifier=classifier,
                 composer=Composer(config, chain, classifier, media),
                 metrics=metrics,
-                api_keys=frozenset(settings.api_keys),
+                access=build_access(config, os.environ),
                 started=int(time.time()),
             )
             yield
 
-    return Starlette(routes=build_routes(), exception_handlers=HANDLERS, lifespan=lifespan)
+    drain = Drain(settings.drain_grace)
+    # the request log outermost, so that every answer has its id (the drain's 503s too); then
+    # the drain, so that it covers every middleware after it
+    middleware = [
+        Middleware(RequestLog),
+        Middleware(DrainMiddleware, drain=drain),
+        Middleware(AccessMiddleware),
+    ]
+    app = Starlette(
+        routes=build_routes(), exception_handlers=HANDLERS, middleware=middleware, lifespan=lifespan
+    )
+    app.state.drain = drain  # run by modelyard.stack before the server stops
+    return app
 
 
 def build_classifier(config: Config, chain: Chain | None = None) -> Classifier:

@@ -1,23 +1,19 @@
-"""API keys: a request passes when no keys are configured, or it carries one of them."""
+"""Which key a request carries: `Authorization: Bearer KEY` (openai_wire.bearer reads it)."""
 
 from __future__ import annotations
 
-import hmac
-
-from starlette.requests import Request
-
+from openai_wire.bearer import bearer
 from proxy.errors import AuthenticationError
+from proxy.keys import Key, KeySet
 
 
-def authenticate(keys: frozenset[str], request: Request) -> None:
-    if not keys:
-        return
-    header = request.headers.get("authorization", "")
-    # Compared as bytes: compare_digest refuses non-ASCII str (a client's stray byte must be a
-    # 401, not a 500), and a constant-time compare says nothing of the right keys by its time.
-    given = header[7:].encode("latin-1") if header.startswith("Bearer ") else None
-    if given is None or not any(hmac.compare_digest(given, key.encode()) for key in keys):
+def authenticate(keys: KeySet, header: bytes | None) -> Key:
+    """The key the Authorization header names, or AuthenticationError."""
+    presented = bearer(header) if header is not None else None
+    key = keys.match(presented) if presented is not None else None
+    if key is None:
         raise AuthenticationError(
-            "Missing or invalid API key: send 'Authorization: Bearer KEY' with one of the keys "
-            "in proxy.api_keys."
+            "Missing or invalid API key: send 'Authorization: Bearer KEY' with one of the "
+            "proxy's API keys."
         )
+    return key

@@ -5,19 +5,22 @@ busy box; the answer rarely changes. So a ready server's URL is kept for `ttl` s
 (after which the next request asks again, which also tells the supervisor the server is in
 use) and dropped at once when a connection to it is refused (`forget`). The supervisor hands
 ports out round-robin, so a remembered URL cannot point at a different model in that window.
+An address says whether it was remembered: the supervisor may have stopped that server since
+(an eviction), so a refusal there is no sign the server is broken, and is asked about again.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from openai_wire.errors import CAPACITY_UNAVAILABLE, UNAVAILABLE
 from proxy.errors import UnavailableError
 from supervisor.errors import (
     AdminUnreachableError,
     CapacityError,
+    NoFreePortError,
     StartFailedError,
     SupervisorError,
     UnknownServerError,
@@ -30,6 +33,17 @@ class SupervisorUnreachableError(UnavailableError):
 
 class CapacityUnavailableError(UnavailableError):
     fault = CAPACITY_UNAVAILABLE
+
+
+class PortsExhaustedError(UnavailableError):
+    """The supervisor has no port left to start a server on: the box's state, not the server's."""
+
+    fault = UNAVAILABLE.with_code("no_free_port")
+
+
+class Address(NamedTuple):
+    url: str
+    remembered: bool  # from the short memory, not a fresh answer: it may have gone stale
 
 
 class Admin(Protocol):
@@ -45,14 +59,14 @@ class Backends:
         self._clock = clock
         self._ready: dict[str, tuple[str, float]] = {}
 
-    async def ensure(self, server: str) -> str:
+    async def ensure(self, server: str) -> Address:
         """Base URL of `server` once it is ready (started on demand by the supervisor)."""
         cached = self._ready.get(server)
         if cached is not None and cached[1] > self._clock():
-            return cached[0]
+            return Address(cached[0], remembered=True)
         base_url = await self._ask(server)
         self._ready[server] = (base_url, self._clock() + self._ttl)
-        return base_url
+        return Address(base_url, remembered=False)
 
     def forget(self, server: str) -> None:
         self._ready.pop(server, None)
@@ -70,6 +84,8 @@ class Backends:
             raise CapacityUnavailableError(
                 f"No room to load {server!r}: {exc.reason}", headers=headers
             ) from exc
+        except NoFreePortError as exc:
+            raise PortsExhaustedError(f"No port left to start {server!r} on: {exc}") from exc
         except UnknownServerError as exc:
             raise UnavailableError(
                 f"The supervisor does not manage {server!r}: proxy and supervisor run "

@@ -1,11 +1,17 @@
 """OpenAI's chat audio on the wire: the `audio` request options, `message.audio` in an answer,
 and how a spoken answer streams. Pure: what a composed spoken answer (compose.py) looks like
-to a client that asked for `modalities: ["text", "audio"]`."""
+to a client that asked for `modalities: ["text", "audio"]`.
+
+Also the name an audio part's format goes on as when the proxy transcribes it: the suffix and
+subtype of a multipart file, so a header. `input_audio.format` must name an audio format; an
+audio URL's (only a hint, the decoder sniffs the bytes) is kept when it is a plain word.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -16,6 +22,9 @@ from proxy.errors import BadRequestError
 
 # OpenAI's chat `audio.format` values, as the speech endpoint names them.
 FORMATS = {"wav": "wav", "mp3": "mp3", "flac": "flac", "opus": "opus", "pcm16": "pcm"}
+# `input_audio.format`: OpenAI's two, and what Whisper and the STT sidecar decode besides.
+INPUT_FORMATS = frozenset({"wav", "mp3", "flac", "ogg", "webm", "m4a", "opus", "pcm16", "aac"})
+_URL_FORMAT = re.compile(r"[A-Za-z0-9]{1,8}")
 TTL = 3600  # what `message.audio.expires_at` promises; nothing is stored server-side
 # Raw bytes per streamed audio delta: a multiple of 3, so each delta's base64 decodes alone.
 DELTA_BYTES = 3 * 16 * 1024
@@ -32,12 +41,30 @@ def options(payload: dict[str, Any], rule: SpokenAnswers) -> tuple[str, str]:
     fmt = given.get("format") or rule.format
     if not isinstance(voice, str):
         raise BadRequestError("'audio.voice' must be a string.", param="audio.voice")
-    if fmt not in FORMATS and fmt not in FORMATS.values():
+    if not isinstance(fmt, str) or (fmt not in FORMATS and fmt not in FORMATS.values()):
         raise BadRequestError(
             f"'audio.format' must be one of {', '.join(FORMATS)}; got {fmt!r}.",
             param="audio.format",
         )
     return voice, FORMATS.get(fmt, fmt)
+
+
+def input_format(value: object, param: str) -> str:
+    """An `input_audio.format` as a file suffix; absent is wav, as the part's default."""
+    if value is None:
+        return "wav"
+    if not isinstance(value, str) or value not in INPUT_FORMATS:
+        raise BadRequestError(
+            f"'{param}' must be one of {', '.join(sorted(INPUT_FORMATS))}; got {value!r}.",
+            param=param,
+        )
+    return value
+
+
+def url_format(name: str) -> str:
+    """An audio URL's format (its suffix or data: subtype) as a file suffix, wav when it is
+    no plain word (a data: URL may carry any bytes there)."""
+    return name if _URL_FORMAT.fullmatch(name) else "wav"
 
 
 def message_audio(data: bytes, transcript: str) -> dict[str, Any]:

@@ -14,7 +14,6 @@ servers that took part are in `x-modelyard-transcribed-by` / `-spoken-by` beside
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from dataclasses import dataclass
@@ -34,7 +33,6 @@ from proxy.content_parts import Part, audio_format, image_part, part_url, replac
 from proxy.degrade import decide
 from proxy.errors import BadRequestError, UnavailableError, UnsupportedInputError
 from proxy.fallback import AllCandidatesFailedError, Chain
-from proxy.frames import sample_frames
 from proxy.media_urls import MediaReader, decode_base64
 from proxy.resolve import Plan
 from proxy.routing import Routed, route
@@ -43,7 +41,6 @@ log = logging.getLogger("modelyard.proxy")
 
 AUDIO_PARTS = frozenset({"input_audio", "audio_url"})
 VIDEO_PARTS = frozenset({"video_url", "input_video"})
-MAX_VIDEO_BYTES = 64 * 2**20
 Headers = dict[str, str]
 
 
@@ -111,8 +108,7 @@ class Composer:
         assert rule is not None
 
         async def frames(part: Part, where: str) -> list[Part]:
-            video = await self.media.read(part_url(part), where, MAX_VIDEO_BYTES)
-            pngs = await asyncio.to_thread(sample_frames, video, rule.frames, where)
+            pngs = await self.media.video_frames(part_url(part), where, rule.frames)
             return [image_part(png) for png in pngs]
 
         messages = await replace_parts(payload["messages"], VIDEO_PARTS, frames)
@@ -161,7 +157,8 @@ class Composer:
     async def _transcribe(
         self, rule: AudioToTranscript, part: Part, where: str, headers: Headers
     ) -> tuple[str, str]:
-        audio, fmt = await read_audio(self.media, part, where)
+        limit = self.config.proxy.limits.upload_bytes
+        audio, fmt = await read_audio(self.media, part, where, limit)
         form = FormBody(
             (("model", rule.transcribe_with), ("response_format", "json")),
             (Upload("file", f"audio.{fmt}", f"audio/{fmt}", audio),),
@@ -195,17 +192,20 @@ class Composer:
         return await self.chain.send(plan, endpoint, body, headers)
 
 
-async def read_audio(media: MediaReader, part: Part, where: str) -> tuple[bytes, str]:
+async def read_audio(
+    media: MediaReader, part: Part, where: str, limit: int = MAX_UPLOAD_BYTES
+) -> tuple[bytes, str]:
     """An `input_audio` part's bytes and format, or an `audio_url` part's (data: or http)."""
     if part.get("type") == "input_audio":
         spec = part.get("input_audio") or {}
         data = spec.get("data") if isinstance(spec, dict) else None
         if not isinstance(data, str) or not data:
             raise BadRequestError(f"'{where}' carries no audio data.", param=where)
-        return decode_base64(data, where), str(spec.get("format") or "wav")
+        fmt = chat_audio.input_format(spec.get("format"), f"{where}.input_audio.format")
+        return decode_base64(data, where, limit), fmt
     url = part_url(part)
-    audio = await media.read(url, f"{where}.audio_url.url", MAX_UPLOAD_BYTES)
-    return audio, audio_format(str(url))
+    audio = await media.read(url, f"{where}.audio_url.url", limit)
+    return audio, chat_audio.url_format(audio_format(str(url)))
 
 
 def _json(response: Response, what: str) -> dict[str, Any]:

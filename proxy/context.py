@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from modelyard_config import Config
+from proxy.access import Access
 from proxy.classify.classifier import Classifier
 from proxy.compose import Composer
 from proxy.metrics import ProxyMetrics
@@ -17,5 +18,5 @@ class ProxyContext:
     classifier: Classifier
     composer: Composer
     metrics: ProxyMetrics
-    api_keys: frozenset[str]
+    access: Access  # keys and their quotas: applied by proxy.access.AccessMiddleware
     started: int  # unix seconds: the `created` of every /v1/models entry

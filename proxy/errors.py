@@ -4,9 +4,12 @@ body and installs the handlers).
     ProxyError                     {"error": {"message", "type", "param", "code"}}
     ├── BadRequestError     400    malformed JSON, missing or wrong fields
     │   ├── UnsupportedInputError  no server in the chain takes the request's inputs
-    │   └── PayloadTooLargeError 413  an upload or a media URL over its limit
+    │   ├── PayloadTooLargeError 413  a body, an upload or a media URL over its limit
+    │   └── RequestTimeoutError 408  a body that stopped arriving, or took too long
     ├── AuthenticationError 401    missing or wrong API key
     ├── ModelNotFoundError  404    `model` names no server, route or alias
+    ├── RateLimitedError    429    a key over its requests per minute (Retry-After)
+    │   └── TooManyConcurrentError  a key over its requests in flight
     └── UnavailableError    503    the chosen server cannot be started or reached
 
     ClassifierSetupError           at start: a configured embedder cannot be loaded
@@ -21,6 +24,9 @@ from openai_wire.errors import (
     INVALID_API_KEY,
     MODEL_NOT_FOUND,
     PAYLOAD_TOO_LARGE,
+    RATE_LIMITED,
+    REQUEST_TIMEOUT,
+    TOO_MANY_CONCURRENT,
     UNAVAILABLE,
     ApiError,
 )
@@ -42,12 +48,24 @@ class PayloadTooLargeError(BadRequestError):
     fault = PAYLOAD_TOO_LARGE
 
 
+class RequestTimeoutError(BadRequestError):
+    fault = REQUEST_TIMEOUT
+
+
 class AuthenticationError(ProxyError):
     fault = INVALID_API_KEY
 
 
 class ModelNotFoundError(ProxyError):
     fault = MODEL_NOT_FOUND
+
+
+class RateLimitedError(ProxyError):
+    fault = RATE_LIMITED
+
+
+class TooManyConcurrentError(RateLimitedError):
+    fault = TOO_MANY_CONCURRENT
 
 
 class UnavailableError(ProxyError):

@@ -5,6 +5,11 @@ Every attempt is counted (`modelyard_attempts_total`), every move down the chain
 (`modelyard_fallbacks_total{from,to,reason}`), and the response says what happened:
 `x-modelyard-attempts` (how many tries) and `x-modelyard-tried` (`server:outcome`, in order).
 When no candidate can serve, the client gets a 503 that names every try.
+
+Only the server's own failures count against its breaker (retry.blames_server). A remembered
+address that fails to connect is `stale`: the supervisor is asked again and the request sent
+at once, not held against the server. A half-open trial is given back however `send` ends
+(cancelled with its client, or an error nobody expected), so no server stays skipped for good.
 """
 
 from __future__ import annotations
@@ -14,20 +19,28 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 from starlette.responses import Response
 
 from modelyard_config import Config
 from openai_wire.errors import CAPACITY_UNAVAILABLE, UNAVAILABLE
-from proxy.backends import Backends, CapacityUnavailableError
+from proxy.backends import Backends, CapacityUnavailableError, PortsExhaustedError
 from proxy.bodies import Body, Outgoing
 from proxy.errors import ProxyError, UnavailableError
 from proxy.forward import UpstreamRefusedError, UpstreamUnreachableError, forward
 from proxy.metrics import ProxyMetrics
 from proxy.resolve import Plan
-from proxy.retry import Breaker, backoff, parse_retry_after, retry_here, status_reason
+from proxy.retry import (
+    Breaker,
+    BreakerState,
+    backoff,
+    blames_server,
+    parse_retry_after,
+    retry_here,
+    status_reason,
+)
 
 log = logging.getLogger("modelyard.proxy")
 
@@ -56,6 +69,15 @@ class _Failure:
     retry_after: float | None = None
 
 
+@dataclass
+class _Run:
+    """One request's way down its chain so far."""
+
+    tried: list[Attempt] = field(default_factory=list)
+    retry_afters: list[float | None] = field(default_factory=list)
+    last_failed: tuple[str, str] | None = None  # (server, reason) to label the next move
+
+
 class Chain:
     def __init__(
         self,
@@ -82,50 +104,69 @@ class Chain:
         return self.breakers[server]
 
     async def send(self, plan: Plan, path: str, body: Body, headers: dict[str, str]) -> Response:
-        tried: list[Attempt] = []
-        retry_afters: list[float | None] = []
-        last_failed: tuple[str, str] | None = None  # (server, reason) to label the next move
+        run = _Run()
         for server in plan.candidates:
             breaker = self.breaker(server)
             if not breaker.allow(self.clock()):
                 wait = breaker.cooling_for(self.clock())
-                tried.append(Attempt(server, "cooldown", f"skipped, cooling down {wait:.0f} s"))
+                run.tried.append(Attempt(server, "cooldown", f"skipped, cooling down {wait:.0f} s"))
                 self.metrics.attempts.labels(server, "cooldown").inc()
                 continue
-            if last_failed is not None:
-                self.metrics.fallbacks.labels(last_failed[0], server, last_failed[1]).inc()
-            policy = self.config.retry_policy(plan.route, server)
-            served_name = self.config.served_name(server)
-            attempt = 0
-            while True:
-                attempt += 1
-                outgoing = body.render(served_name)
-                result = await self._try(server, path, outgoing, headers, policy.first_byte_timeout)
-                if isinstance(result, Response):
-                    breaker.succeeded()
-                    outcome = "ok" if result.status_code < 400 else "client"
-                    tried.append(Attempt(server, outcome))
-                    self.metrics.attempts.labels(server, outcome).inc()
-                    _describe(result, server, tried)
-                    return result
-                tried.append(Attempt(server, result.reason, result.detail))
-                self.metrics.attempts.labels(server, result.reason).inc()
-                log.warning("attempt %d on %s failed: %s", attempt, server, result.detail)
-                last_failed = (server, result.reason)
-                if result.reason == "capacity":  # no room for it: not the server's fault
-                    retry_afters.append(result.retry_after)
-                    break
-                breaker.failed(self.clock())
-                if result.reason == "start" or not retry_here(policy, result.reason, attempt):
-                    break
-                if not breaker.allow(self.clock()):
-                    break
-                await self.sleep(backoff(policy, attempt, result.retry_after, self.rand))
-        if last_failed is not None:
-            self.metrics.fallbacks.labels(last_failed[0], "none", last_failed[1]).inc()
+            trial = breaker.trial if breaker.state is BreakerState.HALF_OPEN else None
+            if run.last_failed is not None:
+                self.metrics.fallbacks.labels(run.last_failed[0], server, run.last_failed[1]).inc()
+            try:
+                response = await self._on(server, plan, path, body, headers, run)
+            finally:
+                # However the trial ended (cancelled with its client, an unexpected error, a
+                # failure that is not the server's), the next request may try; a no-op once
+                # the trial has given its verdict.
+                if trial is not None:
+                    breaker.abandoned(trial)
+            if response is not None:
+                return response
+        if run.last_failed is not None:
+            self.metrics.fallbacks.labels(run.last_failed[0], "none", run.last_failed[1]).inc()
         self.metrics.exhausted.labels(plan.route or "none").inc()
         breakers = [self.breaker(s) for s in plan.candidates]
-        raise _exhausted(plan, tried, breakers, retry_afters, self.clock())
+        raise _exhausted(plan, run.tried, breakers, run.retry_afters, self.clock())
+
+    async def _on(
+        self, server: str, plan: Plan, path: str, body: Body, headers: dict[str, str], run: _Run
+    ) -> Response | None:
+        """`server`'s answer, tried as its retry policy allows, or None to move down the chain."""
+        breaker = self.breaker(server)
+        policy = self.config.retry_policy(plan.route, server)
+        served_name = self.config.served_name(server)
+        attempt = 0
+        rechecked = False
+        while True:
+            attempt += 1
+            outgoing = body.render(served_name, self.config.servers[server].max_tokens)
+            result = await self._try(server, path, outgoing, headers, policy.first_byte_timeout)
+            if isinstance(result, Response):
+                breaker.succeeded()
+                outcome = "ok" if result.status_code < 400 else "client"
+                run.tried.append(Attempt(server, outcome))
+                self.metrics.attempts.labels(server, outcome).inc()
+                _describe(result, server, run.tried)
+                return result
+            run.tried.append(Attempt(server, result.reason, result.detail))
+            self.metrics.attempts.labels(server, result.reason).inc()
+            log.warning("attempt %d on %s failed: %s", attempt, server, result.detail)
+            run.last_failed = (server, result.reason)
+            if result.reason == "stale" and not rechecked:  # asked the supervisor again: go
+                rechecked, attempt = True, attempt - 1
+                continue
+            if not blames_server(result.reason):
+                run.retry_afters.append(result.retry_after)
+                return None
+            breaker.failed(self.clock())
+            if result.reason == "start" or not retry_here(policy, result.reason, attempt):
+                return None
+            if not breaker.allow(self.clock()):
+                return None
+            await self.sleep(backoff(policy, attempt, result.retry_after, self.rand))
 
     async def _try(
         self,
@@ -136,21 +177,27 @@ class Chain:
         first_byte_timeout: float | None,
     ) -> Response | _Failure:
         try:
-            base_url = await self.backends.ensure(server)
+            address = await self.backends.ensure(server)
         except CapacityUnavailableError as exc:
             retry_after = parse_retry_after(exc.headers.get("retry-after"))
             return _Failure("capacity", exc.message, retry_after)
+        except PortsExhaustedError as exc:
+            return _Failure("ports", exc.message)
         except ProxyError as exc:
             return _Failure("start", exc.message)
         sent = {**headers, "x-modelyard-model": server}
         try:
             response = await forward(
-                self.session, base_url + path, outgoing, sent, first_byte_timeout
+                self.session, address.url + path, outgoing, sent, first_byte_timeout
             )
-        except UpstreamRefusedError as exc:
-            self.backends.forget(server)  # the remembered address is stale; ask again next time
-            return _Failure("connect", exc.message)
         except UpstreamUnreachableError as exc:
+            if exc.reason == "connect" and address.remembered:
+                # Refused, or its kept-alive connection found closed: the supervisor may have
+                # stopped the server since it last said where it was (an eviction).
+                self.backends.forget(server)
+                return _Failure("stale", exc.message)
+            if isinstance(exc, UpstreamRefusedError):
+                self.backends.forget(server)
             return _Failure(exc.reason, exc.message)
         reason = status_reason(response.status_code)
         if reason is None:

@@ -8,12 +8,22 @@ failure before any byte can still fall back), then relayed chunk by chunk as the
 status passes through with its body. If the upstream breaks after bytes of a stream have
 reached the client, the stream ends with an OpenAI-shaped error event and `[DONE]`, so a
 client sees why it stopped rather than a silently cut stream.
+
+Upstream go the request's routing headers (the TTS sidecar takes `x-modelyard-language` as
+its hint) and its `x-request-id`, for the server's own logs; never the client's credentials
+or cookies. The connect timeout bounds opening a socket (`sock_connect`), not aiohttp's
+`connect`, which also counts the wait for a free connection in the pool: under load that
+wait is the proxy's own queue, and a server must not be blamed for it. A first-byte deadline
+that runs out while the request still waits in that queue is `UpstreamPoolFullError`
+(reason `pool`), which no breaker counts.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any
 
 import aiohttp
 from starlette.responses import Response, StreamingResponse
@@ -25,6 +35,14 @@ from proxy.errors import UnavailableError
 # Hop-by-hop and framing headers are the relay's own business, not the upstream's.
 _DROP_HEADERS = frozenset(
     {"content-length", "transfer-encoding", "connection", "keep-alive", "date", "server"}
+)
+# What the upstream hears of the request besides its body: a closed list, so that nothing
+# the client sent (Authorization, cookies) can leak through a header dict built upstream.
+FORWARDED_HEADERS = (
+    "x-modelyard-intent",
+    "x-modelyard-language",
+    "x-modelyard-route",
+    "x-request-id",
 )
 
 
@@ -43,14 +61,45 @@ class UpstreamTimeoutError(UpstreamUnreachableError):
     reason = "timeout"
 
 
-def upstream_session(connect_timeout: float, request_timeout: float) -> aiohttp.ClientSession:
+class UpstreamPoolFullError(UpstreamUnreachableError):
+    """The deadline passed while waiting for a free connection in the proxy's own pool."""
+
+    reason = "pool"
+
+
+class _PoolWait:
+    """One request's place in the connection pool's queue, kept by the session's trace."""
+
+    __slots__ = ("queued",)
+
+    def __init__(self) -> None:
+        self.queued = False
+
+
+async def _queued(session: Any, context: SimpleNamespace, params: Any) -> None:
+    if isinstance(context.trace_request_ctx, _PoolWait):
+        context.trace_request_ctx.queued = True
+
+
+async def _dequeued(session: Any, context: SimpleNamespace, params: Any) -> None:
+    if isinstance(context.trace_request_ctx, _PoolWait):
+        context.trace_request_ctx.queued = False
+
+
+def upstream_session(
+    connect_timeout: float, request_timeout: float, pool_limit: int = 1000
+) -> aiohttp.ClientSession:
+    pool_queue = aiohttp.TraceConfig()
+    pool_queue.on_connection_queued_start.append(_queued)
+    pool_queue.on_connection_queued_end.append(_dequeued)
     return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=1000, enable_cleanup_closed=True),
+        connector=aiohttp.TCPConnector(limit=pool_limit, enable_cleanup_closed=True),
         timeout=aiohttp.ClientTimeout(
-            total=None, connect=connect_timeout, sock_read=request_timeout
+            total=None, sock_connect=connect_timeout, sock_read=request_timeout
         ),
         auto_decompress=False,
         trust_env=False,  # upstreams are on loopback: never through an HTTP proxy
+        trace_configs=[pool_queue],
     )
 
 
@@ -61,19 +110,30 @@ async def forward(
     headers: dict[str, str],
     first_byte_timeout: float | None = None,
 ) -> Response:
-    """The upstream's answer as a response for the client. A stream is returned only once its
-    first chunk has arrived, so a failure before the first byte raises here (and the caller
-    may fall back) instead of reaching the client as a broken stream."""
+    """The upstream's answer as a response for the client, with `headers` added (the routing
+    ones, FORWARDED_HEADERS, also go upstream). A stream is returned only once its first
+    chunk has arrived, so a failure before the first byte raises here (and the caller may
+    fall back) instead of reaching the client as a broken stream."""
     upstream: aiohttp.ClientResponse | None = None
+    sent = {name: headers[name] for name in FORWARDED_HEADERS if name in headers}
+    if outgoing.content_type:
+        sent["content-type"] = outgoing.content_type
+    waiting = _PoolWait()
     try:
         async with asyncio.timeout(first_byte_timeout):
-            sent = {"content-type": outgoing.content_type} if outgoing.content_type else None
-            upstream = await session.post(url, data=outgoing.data, headers=sent)
+            upstream = await session.post(
+                url, data=outgoing.data, headers=sent, trace_request_ctx=waiting
+            )
             streaming = upstream.status == 200 and upstream.content_type == "text/event-stream"
             first = await upstream.content.readany() if streaming else b""
     except BaseException as exc:
         if upstream is not None:
             upstream.close()
+        if waiting.queued and isinstance(exc, TimeoutError):
+            raise UpstreamPoolFullError(
+                f"no free connection to {url} within {first_byte_timeout:g} s: the proxy's "
+                "connection pool is full"
+            ) from exc
         raise _before_answer(url, exc, first_byte_timeout) from exc
     relayed = {k: v for k, v in upstream.headers.items() if k.lower() not in _DROP_HEADERS}
     relayed.update(headers)

@@ -7,30 +7,72 @@ each target time is kept, so memory holds at most `count` frames, and a video wi
 frames than asked gives each of its frames once.
 Frames are scaled so their longer side is at most `max_side`: an image model resizes them
 anyway, and a 4K frame as a PNG data URL would be tens of megabytes.
+
+A client's video is bounded by `proxy.limits` before and while it is decoded: a stream wider
+or taller than `video_max_side` is refused from its header, before any frame is decoded (and
+FFmpeg's `max_pixels` makes the decoder itself refuse a frame far larger than the header
+said, before allocating it);
+decoding stops with a 413 after `video_frames` frames or `video_decode_seconds` of wall
+clock, checked between frames. Decoding runs on FramePool's threads (`decode_threads`), never
+in the default pool that DNS lookups and the embedder share.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import av
 import av.error
 
-from proxy.errors import BadRequestError
+from modelyard_config.limits import Limits
+from proxy.errors import BadRequestError, PayloadTooLargeError
+
+Clock = Callable[[], float]
 
 
-def sample_frames(video: bytes, count: int, where: str, max_side: int = 448) -> list[bytes]:
+class FramePool:
+    """The proxy's video decoding threads; closed at shutdown by their owner (MediaReader)."""
+
+    def __init__(self, limits: Limits) -> None:
+        self._limits = limits
+        self._threads = ThreadPoolExecutor(limits.decode_threads, "modelyard-frames")
+
+    async def sample(self, video: bytes, count: int, where: str) -> list[bytes]:
+        work = partial(sample_frames, video, count, where, self._limits)
+        return await asyncio.get_running_loop().run_in_executor(self._threads, work)
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+
+def sample_frames(
+    video: bytes,
+    count: int,
+    where: str,
+    limits: Limits,
+    max_side: int = 448,
+    clock: Clock = time.monotonic,
+) -> list[bytes]:
     try:
         with av.open(io.BytesIO(video), mode="r") as container:
             if not container.streams.video:
                 raise BadRequestError(f"'{where}' has no video stream.", param=where)
             stream = container.streams.video[0]
+            _check_size(stream.codec_context.width, stream.codec_context.height, where, limits)
+            stream.codec_context.options = {"max_pixels": str(_max_pixels(limits))}
             duration = _seconds(container.duration, stream)
             targets = [duration * (i + 0.5) / count for i in range(count)]
             kept: list[av.VideoFrame] = []
             shown: av.VideoFrame | None = None  # the frame on screen before this one
             target = 0
+            bound = _Bound(where, limits, clock)
             for frame in container.decode(stream):
+                bound.check(frame)
                 when = frame.time if frame.time is not None else 0.0
                 while target < count and when > targets[target]:
                     _keep(kept, shown or frame)  # on screen at the target time
@@ -47,6 +89,48 @@ def sample_frames(video: bytes, count: int, where: str, max_side: int = 448) -> 
     if not kept:
         raise BadRequestError(f"'{where}' has no frames.", param=where)
     return [_png(frame, max_side) for frame in kept]
+
+
+class _Bound:
+    """The frames decoded so far and the wall clock they took, against the limits."""
+
+    def __init__(self, where: str, limits: Limits, clock: Clock) -> None:
+        self._where, self._limits, self._clock = where, limits, clock
+        self._started = clock()
+        self._decoded = 0
+
+    def check(self, frame: av.VideoFrame) -> None:
+        limits, where = self._limits, self._where
+        self._decoded += 1
+        _check_size(frame.width, frame.height, where, limits)
+        if self._decoded > limits.video_frames:
+            raise PayloadTooLargeError(
+                f"'{where}' needs more than {limits.video_frames} frames decoded "
+                "(proxy.limits.video_frames).",
+                param=where,
+            )
+        if self._clock() - self._started > limits.video_decode_seconds:
+            raise PayloadTooLargeError(
+                f"'{where}' takes more than {limits.video_decode_seconds:g} s to decode "
+                "(proxy.limits.video_decode_seconds).",
+                param=where,
+            )
+
+
+def _check_size(width: int, height: int, where: str, limits: Limits) -> None:
+    if max(width, height) > limits.video_max_side:
+        raise PayloadTooLargeError(
+            f"'{where}' is {width}x{height}, over {limits.video_max_side} pixels a side "
+            "(proxy.limits.video_max_side).",
+            param=where,
+        )
+
+
+def _max_pixels(limits: Limits) -> int:
+    """The decoder's own ceiling: a frame over it is never allocated, whatever the header
+    said. Loose on purpose, since decoders ask for padding (mpeg4 at 64x64 needs ~4x the
+    frame's pixels); the exact bound is _check_size on every frame."""
+    return (2 * limits.video_max_side + 256) ** 2
 
 
 def _keep(kept: list[av.VideoFrame], frame: av.VideoFrame) -> None:

@@ -126,7 +126,10 @@ def unfit(spec: ServerSpec, features: Features) -> str | None:
     if missing:
         return f"cannot take {', '.join(missing)} (capabilities: {', '.join(spec.capabilities)})"
     if spec.max_model_len is not None:
-        tokens = features.prompt_chars // CHARS_PER_TOKEN + (features.max_tokens or 0)
+        asked = features.max_tokens or 0
+        if spec.max_tokens is not None:  # the body this server gets carries its ceiling
+            asked = min(asked, spec.max_tokens) if asked else spec.max_tokens
+        tokens = features.prompt_chars // CHARS_PER_TOKEN + asked
         if tokens > spec.max_model_len:
             return (
                 f"needs at least {tokens} tokens (prompt and max_tokens), more than its "

@@ -1,4 +1,5 @@
-"""Thin HTTP handlers: check, route, serve. Decisions live in routing.py, resolve.py and
+"""Thin HTTP handlers: check, route, serve. Keys and their limits are checked before any
+handler runs (proxy/access.py). Decisions live in routing.py, resolve.py and
 degrade.py; serving a decision in compose.py.
 
 Plain Starlette routes: this is the hot path, and FastAPI's per-request dependency machinery
@@ -8,7 +9,7 @@ buys nothing for handlers that take the raw request.
 from __future__ import annotations
 
 import functools
-import json
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,12 +25,14 @@ from modelyard_config.endpoints import (
     TRANSCRIPTIONS,
     TRANSLATIONS,
 )
+from proxy import openapi
 from proxy.audio_form import read_audio_form, routing_payload
-from proxy.auth import authenticate
 from proxy.bodies import Body, JsonBody
 from proxy.context import ProxyContext
 from proxy.degrade import decide
 from proxy.errors import BadRequestError
+from proxy.request_body import read_json
+from proxy.request_log import request_id
 from proxy.resolve import model_ids
 from proxy.routing import Routed, describe, route
 from proxy.validate import check_body
@@ -52,6 +55,7 @@ def build_routes() -> list[Route]:
         Route(TRANSLATIONS, upload(TRANSLATIONS), methods=["POST"]),
         Route(SPEECH, relay(SPEECH), methods=["POST"]),
         Route("/route", _route_decision, methods=["POST"]),
+        Route("/openapi.json", openapi.endpoint(), methods=["GET"]),
     ]
 
 
@@ -62,38 +66,55 @@ def _context(request: Request) -> ProxyContext:
 
 async def _relay(request: Request, endpoint: str) -> Response:
     ctx = _context(request)
-    authenticate(ctx.api_keys, request)
     payload = await _json_object(request)
-    return await _serve(ctx, endpoint, payload, JsonBody(payload))
+    return await _serve(ctx, endpoint, payload, JsonBody(payload), request_id(request))
 
 
 async def _relay_upload(request: Request, endpoint: str) -> Response:
     ctx = _context(request)
-    authenticate(ctx.api_keys, request)
-    form = await read_audio_form(request)
-    return await _serve(ctx, endpoint, routing_payload(form), form)
+    form = await read_audio_form(request, ctx.config.proxy.limits)
+    return await _serve(ctx, endpoint, routing_payload(form), form, request_id(request))
 
 
-async def _serve(ctx: ProxyContext, endpoint: str, payload: dict[str, Any], body: Body) -> Response:
+async def _serve(
+    ctx: ProxyContext, endpoint: str, payload: dict[str, Any], body: Body, rid: str | None
+) -> Response:
     routed = await _decide(ctx, endpoint, payload)
     plan = routed.plan
+    # to the client, and upstream (forward.FORWARDED_HEADERS: the TTS sidecar's language hint)
     headers = {
-        "x-modelyard-intent": plan.intent or "none",
-        "x-modelyard-language": routed.language.code,
-        "x-modelyard-route": plan.route or "none",
+        "x-modelyard-intent": _token(plan.intent, "none"),
+        "x-modelyard-language": _token(routed.language.code, "und"),
+        "x-modelyard-route": _token(plan.route, "none"),
     }
-    return await ctx.composer.serve(routed, endpoint, payload, body, headers)
+    if rid is not None:
+        headers["x-request-id"] = rid
+    response = await ctx.composer.serve(routed, endpoint, payload, body, headers)
+    # the server that answered lowered max_tokens to its ceiling (bodies.JsonBody.render)
+    answered = ctx.config.servers.get(response.headers.get("x-modelyard-model", ""))
+    lowered = body.capped(answered.max_tokens) if answered is not None else None
+    if lowered is not None:
+        response.headers["x-modelyard-max-tokens"] = str(lowered)
+    return response
+
+
+# A header value made from a request (a transcription's `language` becomes the language): a
+# plain token, or the default, whatever the request held; never a 500 or a second header.
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}")
+
+
+def _token(value: str | None, default: str) -> str:
+    return value if value is not None and _TOKEN.fullmatch(value) else default
 
 
 async def _decide(ctx: ProxyContext, endpoint: str, payload: dict[str, Any]) -> Routed:
-    check_body(endpoint, payload)
+    check_body(endpoint, payload, ctx.config.proxy.limits)
     return await route(ctx.config, ctx.classifier, endpoint, payload)
 
 
 async def _route_decision(request: Request) -> JSONResponse:
     """The decision for a request body, without forwarding it."""
     ctx = _context(request)
-    authenticate(ctx.api_keys, request)
     endpoint = request.query_params.get("endpoint", CHAT)
     if endpoint not in ENDPOINTS:
         raise BadRequestError(
@@ -108,7 +129,6 @@ async def _route_decision(request: Request) -> JSONResponse:
 
 async def _list_models(request: Request) -> JSONResponse:
     ctx = _context(request)
-    authenticate(ctx.api_keys, request)
     models = [
         {
             "id": name,
@@ -127,11 +147,4 @@ async def _metrics(request: Request) -> Response:
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        payload = json.loads(raw)
-    except ValueError as exc:
-        raise BadRequestError(f"The request body is not valid JSON: {exc}.") from exc
-    if not isinstance(payload, dict):
-        raise BadRequestError("The request body must be a JSON object.")
-    return payload
+    return await read_json(request, _context(request).config.proxy.limits)

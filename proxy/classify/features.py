@@ -12,6 +12,12 @@ from typing import Any
 
 from modelyard_config.endpoints import AUDIO_UPLOADS, COMPLETIONS, SPEECH
 
+# The classifier reads at most this much of a request's text: its head and its tail, where
+# people say what they want ("translate this:", "... summarise the above"). The cue regexes
+# cost ~10 us a character (one alternation per intent, tried at every position), so an
+# unbounded 8 MB prompt held the event loop for minutes; 2,048 characters cost ~25 ms.
+CLASSIFIED_CHARS = 2048
+
 _PART_KINDS = {
     "image_url": "image",
     "input_image": "image",
@@ -20,6 +26,14 @@ _PART_KINDS = {
     "video_url": "video",
     "input_video": "video",
 }
+
+
+def classified(text: str, limit: int = CLASSIFIED_CHARS) -> str:
+    """`text`, or its first and last `limit // 2` characters when it is longer."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return text[:half] + "\n" + text[-half:]
 
 
 @dataclass(frozen=True)
@@ -53,17 +67,19 @@ def extract(endpoint: str, body: dict[str, Any]) -> Features:
         return Features(
             endpoint,
             audio_in=True,
-            text=prompt,
+            text=classified(prompt),
             prompt_chars=len(prompt),
             language_hint=_str(body.get("language")) or None,
         )
     if endpoint == SPEECH:
         text = _str(body.get("input"))
-        return Features(endpoint, audio_out=True, text=text, prompt_chars=len(text))
+        return Features(endpoint, audio_out=True, text=classified(text), prompt_chars=len(text))
     if endpoint == COMPLETIONS:
         raw = body.get("prompt")
         text = raw if isinstance(raw, str) else " ".join(p for p in raw or [] if isinstance(p, str))
-        return Features(endpoint, text=text, prompt_chars=len(text), max_tokens=_max_tokens(body))
+        return Features(
+            endpoint, text=classified(text), prompt_chars=len(text), max_tokens=_max_tokens(body)
+        )
     return _chat(endpoint, body)
 
 
@@ -103,7 +119,7 @@ def _chat(endpoint: str, body: dict[str, Any]) -> Features:
         tools=bool(body.get("tools") or body.get("functions")),
         messages=len(messages),
         prompt_chars=chars,
-        text=last_user,
+        text=classified(last_user),
         max_tokens=_max_tokens(body),
     )
 

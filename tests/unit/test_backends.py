@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from proxy.backends import Backends, SupervisorUnreachableError
+from proxy.backends import Backends, PortsExhaustedError, SupervisorUnreachableError
 from proxy.errors import UnavailableError
-from supervisor.errors import AdminUnreachableError, StartFailedError
+from supervisor.errors import AdminUnreachableError, NoFreePortError, StartFailedError
 
 
 class FakeAdmin:
@@ -37,12 +37,12 @@ class Clock:
 async def test_ready_url_is_remembered_for_the_ttl_then_asked_again() -> None:
     admin, clock = FakeAdmin({"base_url": "http://a:1"}, {"base_url": "http://a:2"}), Clock()
     backends = Backends(admin, ttl=2.0, clock=clock)
-    assert await backends.ensure("a") == "http://a:1"
+    assert await backends.ensure("a") == ("http://a:1", False)
     clock.now += 1.9
-    assert await backends.ensure("a") == "http://a:1"
+    assert await backends.ensure("a") == ("http://a:1", True)
     assert admin.calls == 1
     clock.now += 0.2
-    assert await backends.ensure("a") == "http://a:2"
+    assert await backends.ensure("a") == ("http://a:2", False)
     assert admin.calls == 2
 
 
@@ -51,7 +51,7 @@ async def test_forget_asks_again_at_once() -> None:
     backends = Backends(admin, clock=Clock())
     await backends.ensure("a")
     backends.forget("a")
-    assert await backends.ensure("a") == "http://a:9"
+    assert await backends.ensure("a") == ("http://a:9", False)
 
 
 async def test_start_failure_becomes_503_with_the_reason_and_last_log_line() -> None:
@@ -73,4 +73,13 @@ async def test_failures_are_not_remembered() -> None:
     backends = Backends(admin, clock=Clock())
     with pytest.raises(UnavailableError):
         await backends.ensure("a")
-    assert await backends.ensure("a") == "http://a:1"
+    assert (await backends.ensure("a")).url == "http://a:1"
+
+
+async def test_a_used_up_port_range_is_its_own_error_not_the_servers_start_failure() -> None:
+    """Not the server's fault, so the chain must be able to tell it from a start failure."""
+    with pytest.raises(PortsExhaustedError) as info:
+        await Backends(FakeAdmin(NoFreePortError("no free port in 8100-8101"))).ensure("a")
+    assert info.value.status == 503
+    assert info.value.body()["error"]["code"] == "no_free_port"
+    assert "8100-8101" in info.value.message

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 
 from harness.media import mp4
+from modelyard_config.limits import Limits
 from modelyard_config.proxy import SpokenAnswers
 from proxy import chat_audio
 from proxy.bodies import FormBody, JsonBody, Upload
@@ -49,8 +50,8 @@ async def test_a_spoken_answer_streams_transcript_then_audio_then_expiry() -> No
 
 @pytest.fixture
 async def media() -> AsyncIterator[MediaReader]:
-    async with aiohttp.ClientSession() as session:  # data: URLs never use it
-        yield MediaReader(session, allow_private=False)
+    async with MediaReader(Limits(), allow_private=False) as reader:  # data: URLs: no fetch
+        yield reader
 
 
 async def test_audio_parts_decode_from_input_audio_and_data_urls(media: MediaReader) -> None:
@@ -73,7 +74,7 @@ def test_audio_format_comes_from_the_url() -> None:
 
 
 def test_frames_are_evenly_spaced_pngs_no_larger_than_asked() -> None:
-    frames = sample_frames(mp4(frames=16, side=112), 4, "v", max_side=56)
+    frames = sample_frames(mp4(frames=16, side=112), 4, "v", Limits(), max_side=56)
     assert len(frames) == 4 and all(f.startswith(b"\x89PNG") for f in frames)
     assert len(set(frames)) == 4  # four different moments, not one frame four times
     width = int.from_bytes(frames[0][16:20], "big")
@@ -81,12 +82,12 @@ def test_frames_are_evenly_spaced_pngs_no_larger_than_asked() -> None:
 
 
 def test_a_short_video_gives_the_frames_it_has() -> None:
-    assert len(sample_frames(mp4(frames=2), 8, "v")) == 2
+    assert len(sample_frames(mp4(frames=2), 8, "v", Limits())) == 2
 
 
 def test_bytes_that_are_no_video_are_a_400_naming_the_part() -> None:
     with pytest.raises(BadRequestError) as caught:
-        sample_frames(b"not a video", 4, "messages[0].content[0]")
+        sample_frames(b"not a video", 4, "messages[0].content[0]", Limits())
     assert caught.value.param == "messages[0].content[0]"
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from proxy.classify.features import extract
+from modelyard_config.endpoints import CHAT, SPEECH
+from proxy.classify.features import CLASSIFIED_CHARS, extract
 
 
 def test_chat_parts_modalities_tools_and_last_user_text() -> None:
@@ -56,3 +57,18 @@ def test_malformed_parts_are_ignored_not_fatal() -> None:
 def test_completions_prompt_string_or_list() -> None:
     assert extract("/v1/completions", {"prompt": "def f():"}).text == "def f():"
     assert extract("/v1/completions", {"prompt": ["a", "b", 3]}).text == "a b"
+
+
+def test_the_classified_text_is_bounded_to_its_head_and_tail() -> None:
+    """The cue regexes cost microseconds a character: a huge prompt must not reach them whole,
+    while its size still counts against the servers' context."""
+    long = "translate this: " + "x" * 1_000_000 + " and read it aloud"
+    features = extract(CHAT, {"messages": [{"role": "user", "content": long}]})
+    assert len(features.text) <= CLASSIFIED_CHARS + 1
+    assert features.text.startswith("translate this: ")
+    assert features.text.endswith(" and read it aloud")
+    assert features.prompt_chars == len(long)
+    speech = extract(SPEECH, {"input": long})
+    assert len(speech.text) <= CLASSIFIED_CHARS + 1 and speech.prompt_chars == len(long)
+    short = extract(CHAT, {"messages": [{"role": "user", "content": "hello there"}]})
+    assert short.text == "hello there"

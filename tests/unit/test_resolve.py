@@ -200,6 +200,15 @@ def test_context_limit_counts_four_chars_a_token() -> None:
     assert unfit(spec, Features("/v1/completions", prompt_chars=4, max_tokens=10)) is not None
 
 
+def test_context_limit_counts_the_servers_max_tokens_ceiling() -> None:
+    """The body a server with a ceiling gets asks for at most the ceiling, so a request that
+    asks for more still fits, and one that asks for nothing is counted at the ceiling."""
+    spec = ServerSpec(model="m", max_model_len=10, max_tokens=4)
+    assert unfit(spec, Features("/v1/completions", prompt_chars=24, max_tokens=100)) is None
+    assert unfit(spec, Features("/v1/completions", prompt_chars=24)) is None  # 6 + 4
+    assert unfit(spec, Features("/v1/completions", prompt_chars=28)) is not None  # 7 + 4
+
+
 def test_model_ids_lists_every_name(config: Config) -> None:
     assert model_ids(config) == [
         ("auto", "auto"),

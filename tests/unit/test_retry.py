@@ -9,6 +9,7 @@ from proxy.retry import (
     Breaker,
     BreakerState,
     backoff,
+    blames_server,
     parse_retry_after,
     retry_here,
     status_reason,
@@ -70,3 +71,57 @@ def test_half_open_lets_one_trial_through_and_its_outcome_decides() -> None:
     assert breaker.allow(61)
     breaker.succeeded()
     assert breaker.state is BreakerState.CLOSED and breaker.allow(62)
+
+
+def test_a_trial_that_never_reports_is_replaced_after_a_period() -> None:
+    """A trial whose request vanished (issue: a breaker half-open until the proxy restarts)."""
+    breaker = Breaker(CooldownSettings(failures=1, window=10, period=30))
+    breaker.failed(0)
+    assert breaker.allow(30)  # the trial, which never reports back
+    assert not breaker.allow(59)  # still its turn
+    assert breaker.allow(60) and breaker.state is BreakerState.HALF_OPEN  # a new trial
+    assert not breaker.allow(61)
+
+
+def test_an_abandoned_trial_lets_the_next_request_try_at_once() -> None:
+    breaker = Breaker(CooldownSettings(failures=1, window=10, period=30))
+    breaker.failed(0)
+    assert breaker.allow(30)
+    first = breaker.trial
+    breaker.abandoned(first)  # cancelled, or ended with no verdict on the server
+    assert breaker.allow(31) and breaker.trial != first
+    breaker.abandoned(first)  # a stale trial's exit does not free the current one
+    assert not breaker.allow(32)
+
+
+def test_abandoning_a_trial_that_reported_changes_nothing() -> None:
+    breaker = Breaker(CooldownSettings(failures=1, window=10, period=30))
+    breaker.failed(0)
+    assert breaker.allow(30)
+    trial = breaker.trial
+    breaker.failed(31)
+    breaker.abandoned(trial)
+    assert breaker.state is BreakerState.OPEN and not breaker.allow(40)
+    assert breaker.allow(61)
+    trial = breaker.trial
+    breaker.succeeded()
+    breaker.abandoned(trial)
+    assert breaker.state is BreakerState.CLOSED
+
+
+@pytest.mark.parametrize(
+    ("reason", "blamed"),
+    [
+        ("connect", True),
+        ("timeout", True),
+        ("5xx", True),
+        ("429", True),
+        ("start", True),
+        ("capacity", False),  # no memory to place it
+        ("ports", False),  # the supervisor's port range is used up
+        ("pool", False),  # the proxy's own connection pool was full
+        ("stale", False),  # a remembered address, since stopped: asked again at once
+    ],
+)
+def test_only_the_servers_own_failures_count_against_its_breaker(reason: str, blamed: bool) -> None:
+    assert blames_server(reason) is blamed

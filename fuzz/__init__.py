@@ -1,0 +1,1 @@
+"""Fuzzing the proxy: `make fuzz` (run.py) and the malformed-body corpus (corpus.py)."""

@@ -1,0 +1,115 @@
+"""Each request's id and its one log line: a pure-ASGI middleware, outermost in the proxy's app.
+
+The id is the client's `x-request-id` when that is a sane token (1 to 128 of `[A-Za-z0-9._-]`),
+else 32 fresh random hex digits. The handlers read it from the scope (`request_id`) and send it
+upstream; every response carries it back as `x-request-id` (errors and streams too, replacing
+any the upstream sent), and the request's line on the `modelyard.proxy` logger ends with it:
+
+    POST /v1/chat/completions 200 812.4 ms model=qwen-a route=agent request_id=9f0c...
+
+The time runs to the last byte of the body (a stream's too); model and route are the
+`x-modelyard-model` and `-route` the response carried. Never a body, a query string or a key.
+
+Pure ASGI, not BaseHTTPMiddleware, which runs the app in a task of its own and passes a
+stream through a memory channel. A bug the app did not answer still gets its id: the last
+resort answer (openai_wire.errors.handle_unexpected) is sent from here, inside Starlette's
+ServerErrorMiddleware, which then only re-raises.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from openai_wire.errors import handle_unexpected
+
+log = logging.getLogger("modelyard.proxy")
+
+HEADER = b"x-request-id"
+_SCOPE_KEY = "modelyard.request_id"
+_SANE = re.compile(rb"[A-Za-z0-9._-]{1,128}")
+_MODEL = b"x-modelyard-model"
+_ROUTE = b"x-modelyard-route"
+
+
+def request_id(request: Request) -> str | None:
+    """The id RequestLog gave this request (None in an app without it)."""
+    said: str | None = request.scope.get(_SCOPE_KEY)
+    return said
+
+
+def _id_of(headers: list[tuple[bytes, bytes]]) -> str:
+    for name, value in headers:
+        if name == HEADER:
+            if _SANE.fullmatch(value):
+                return value.decode("ascii")
+            break
+    return os.urandom(16).hex()  # uuid4().hex's randomness at a seventh of its cost
+
+
+class _Answer:
+    """What the response said, as far as the log line needs it."""
+
+    __slots__ = ("model", "route", "status")
+
+    def __init__(self) -> None:
+        self.status = 0  # none sent (the client went away first)
+        self.model = "-"
+        self.route = "-"
+
+
+class RequestLog:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began = time.perf_counter()
+        rid = _id_of(scope["headers"])
+        scope[_SCOPE_KEY] = rid
+        stamp = rid.encode("ascii")
+        answer = _Answer()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(HEADER, stamp)]
+                for name, value in message.get("headers", ()):
+                    if name == _MODEL:
+                        answer.model = value.decode("latin-1")
+                    elif name == _ROUTE:
+                        answer.route = value.decode("latin-1")
+                    elif name == HEADER:
+                        continue  # ours is the one id: an upstream's own goes
+                    headers.append((name, value))
+                answer.status = message["status"]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            if not answer.status:
+                response = await handle_unexpected(Request(scope), exc)
+                await response(scope, receive, send_with_id)
+            raise
+        finally:
+            path = scope["path"]
+            if not path.isprintable():  # a %0A in the URL must not forge a log line
+                path = repr(path)
+            log.info(
+                "%s %s %d %.1f ms model=%s route=%s request_id=%s",
+                scope["method"],
+                path,
+                answer.status,
+                (time.perf_counter() - began) * 1000,
+                answer.model,
+                answer.route,
+                rid,
+            )
