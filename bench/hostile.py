@@ -53,6 +53,7 @@ class Outcome:
     sent_mb: float
     after_limit_s: float  # from crossing the limit (or sending the request) to the status line
     detail: str
+    peak_rss: int = 0  # the proxy's, while this input was handled
 
 
 class RssWatch:
@@ -99,6 +100,7 @@ async def stream_until_answer(
             if not crossed and sent > limit:
                 crossed = time.perf_counter()
             await writer.drain()
+            await asyncio.sleep(0)  # let the reader see an answer: drain() may not yield
     except (ConnectionError, OSError):
         pass  # the proxy answered and closed: read what it said
     head_bytes = await asyncio.wait_for(answer, 30)
@@ -249,20 +251,33 @@ def main() -> None:
             ).raise_for_status()
             watch = RssWatch(stack.proc.pid)
             before = watch.peak
+            outcomes = []
             with watch:
-                outcomes = [huge_chat(port), huge_upload(port), long_flac(stack), big_video(stack)]
-            after = psutil.Process(stack.proc.pid).memory_info().rss
+                for run in (
+                    lambda: huge_chat(port),
+                    lambda: huge_upload(port),
+                    lambda: long_flac(stack),
+                    lambda: big_video(stack),
+                ):
+                    watch.peak = watch.proc.memory_info().rss
+                    outcome = run()
+                    outcome.peak_rss = watch.peak
+                    outcomes.append(outcome)
+            after = watch.proc.memory_info().rss
     print(
         f"\nproxy+supervisor RSS: {before / 2**20:.0f} MB before, peak {watch.peak / 2**20:.0f}"
         f" MB, {after / 2**20:.0f} MB after\n"
     )
-    print(f"{'input':34} {'status':>6} {'sent MB':>8} {'4xx after':>10}  error")
+    print(f"{'input':34} {'status':>6} {'sent MB':>8} {'4xx after':>10} {'peak RSS':>9}  error")
     for o in outcomes:
         try:
             message = json.loads(o.detail[o.detail.index("{") :])["error"]["code"]
         except (ValueError, KeyError, TypeError):
             message = o.detail[:80].replace("\n", " ")
-        print(f"{o.name:34} {o.status:>6} {o.sent_mb:>8.1f} {o.after_limit_s:>9.3f}s  {message}")
+        print(
+            f"{o.name:34} {o.status:>6} {o.sent_mb:>8.1f} {o.after_limit_s:>9.3f}s "
+            f"{o.peak_rss / 2**20:>6.0f} MB  {message}"
+        )
     print(
         "\n'4xx after': from the byte that crossed the limit (bodies) or from sending the "
         "request (FLAC, video: the limit is crossed while decoding) to the status line."
