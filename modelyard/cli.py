@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -119,13 +120,19 @@ def up(config: Path | None = ConfigOption) -> None:
     base = f"http://{prx.host}:{prx.port}/v1"
     example = '{"model": "auto", "messages": [{"role": "user", "content": "hello"}]}'
     speech = '{"model": "tts-1", "voice": "alloy", "input": "hello"}'
+    access = prx.access
+    keyed = bool(access.keys or prx.api_keys or access.keys_file or os.environ.get(access.keys_env))
+    key = "$MODELYARD_API_KEY" if keyed else "none"  # the CLI's own variable for its key
+    auth = ' -H "authorization: Bearer $MODELYARD_API_KEY"' if keyed else ""
     banner = (
-        f"modelyard: supervisor on http://{sup.host}:{sup.port}, proxy on {base}\n"
-        f"  try:  curl {base}/chat/completions -H 'content-type: application/json' "
+        f"modelyard: supervisor on http://{sup.host}:{sup.port}, proxy on {base}"
+        + (" (API keys required)" if keyed else " (open: no API keys configured)")
+        + "\n"
+        f"  try:  curl {base}/chat/completions{auth} -H 'content-type: application/json' "
         f"-d '{example}'\n"
-        f'  or:   OpenAI(base_url="{base}", api_key="none")\n'
-        f"  speech: curl {base}/audio/transcriptions -F model=whisper-1 -F file=@note.wav\n"
-        f"          curl {base}/audio/speech -H 'content-type: application/json' "
+        f'  or:   OpenAI(base_url="{base}", api_key="{key}")\n'
+        f"  speech: curl {base}/audio/transcriptions{auth} -F model=whisper-1 -F file=@note.wav\n"
+        f"          curl {base}/audio/speech{auth} -H 'content-type: application/json' "
         f"-d '{speech}' -o hello.mp3\n"
         "  servers start on first use; `modelyard ps` shows them; Ctrl-C stops all."
     )
