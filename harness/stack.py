@@ -56,10 +56,28 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, every: flo
         time.sleep(every)
 
 
+def _ephemeral_floor() -> int:
+    """The lowest port the kernel hands out to outgoing connections (Linux; 32768 elsewhere)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+# Listening ports for test stacks come from below the kernel's ephemeral range: a port bound
+# to 0 comes from inside it, where any client connection opened before the stack binds it
+# (20 streams, a probe) may take it as its local port ("Address already in use" in CI).
+LISTEN_PORTS = (20000, _ephemeral_floor())
+SERVER_PORTS = (10000, 20000)  # the supervisor's port ranges for a test stack's servers
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port that nothing listens on now, outside the ephemeral range."""
+    for _ in range(500):
+        port = random.randrange(*LISTEN_PORTS)
+        if port_is_free(port):
+            return port
+    raise AssertionError(f"no free port in {LISTEN_PORTS} after 500 tries")
 
 
 def port_is_free(port: int) -> bool:
@@ -97,7 +115,7 @@ def stack_config(
 ) -> dict[str, Any]:
     """The CPU profile on private ports, plus any servers a test adds."""
     config: dict[str, Any] = yaml.safe_load(CPU_PROFILE.read_text())
-    first = random.randrange(20000, 40000, 100)
+    first = random.randrange(*SERVER_PORTS, 100)
     config["supervisor"].update(
         port=free_port(), port_range=[first, first + 99], state_dir=str(state_dir)
     )

@@ -18,13 +18,13 @@ import httpx
 import pytest
 import yaml
 
-from harness.stack import MODELYARD, fake_server, free_port, running_stack
+from harness.stack import MODELYARD, SERVER_PORTS, fake_server, free_port, running_stack
 
 TOKEN = "integration-admin-token"
 
 
 def minimal(tmp: Path, **supervisor: Any) -> dict[str, Any]:
-    first = random.randrange(20000, 40000, 100)
+    first = random.randrange(*SERVER_PORTS, 100)
     return {
         "supervisor": {
             "port": free_port(),
