@@ -16,13 +16,19 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
+from prometheus_client import Counter
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelyard_config import Config
 from openai_wire.errors import handle_api_error
 from proxy.auth import authenticate
-from proxy.errors import ProxyError, RateLimitedError, TooManyConcurrentError
+from proxy.errors import (
+    AuthenticationError,
+    ProxyError,
+    RateLimitedError,
+    TooManyConcurrentError,
+)
 from proxy.keys import Key, KeySet, load_keys
 from proxy.quotas import KeyQuota, Refusal
 
@@ -33,10 +39,15 @@ class Access:
     """The key set and each key's quota; the one owner of what the keys have used."""
 
     def __init__(
-        self, keys: KeySet, metrics_need_key: bool, clock: Callable[[], float] = time.monotonic
+        self,
+        keys: KeySet,
+        metrics_need_key: bool,
+        refusals: Counter | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.keys = keys
         self.metrics_need_key = metrics_need_key
+        self.refusals = refusals  # modelyard_key_refusals_total{key, limit}
         self.clock = clock
         now = clock()
         self.quotas = {key.digest: KeyQuota(key.limits, now) for key in keys.keys}
@@ -52,15 +63,26 @@ class Access:
 
     def admit(self, header: bytes | None) -> KeyQuota:
         """The quota a request now holds a slot of, or the ProxyError that refuses it."""
-        key = authenticate(self.keys, header)
+        try:
+            key = authenticate(self.keys, header)
+        except AuthenticationError:
+            self._count("-", "key")
+            raise
         quota = self.quotas[key.digest]
         refusal = quota.admit(self.clock())
         if refusal is not None:
+            self._count(key.label, refusal.limit)
             raise _refused(key, refusal)
         return quota
 
+    def _count(self, key: str, limit: str) -> None:
+        if self.refusals is not None:
+            self.refusals.labels(key, limit).inc()
 
-def build_access(config: Config, environ: Mapping[str, str]) -> Access:
+
+def build_access(
+    config: Config, environ: Mapping[str, str], refusals: Counter | None = None
+) -> Access:
     """The keys from every source (a ConfigError if one is malformed); says so when the proxy
     is open to anyone."""
     settings = config.proxy
@@ -75,7 +97,7 @@ def build_access(config: Config, environ: Mapping[str, str]) -> Access:
             settings.host,
             settings.port,
         )
-    return Access(keys, settings.access.metrics_need_key)
+    return Access(keys, settings.access.metrics_need_key, refusals)
 
 
 def _refused(key: Key, refusal: Refusal) -> ProxyError:

@@ -56,7 +56,7 @@ def create_app(config: Config, admin: Admin | None = None) -> Starlette:
                 classifier=classifier,
                 composer=Composer(config, chain, classifier, media),
                 metrics=metrics,
-                access=build_access(config, os.environ),
+                access=build_access(config, os.environ, metrics.refusals),
                 started=int(time.time()),
             )
             yield

@@ -28,5 +28,13 @@ class ProxyMetrics:
             registry=self.registry,
         )
 
+        self.refusals = Counter(
+            "modelyard_key_refusals",
+            "Requests refused at the door: a missing or wrong key (key '-'), or a key over one "
+            "of its limits (requests_per_minute, max_concurrent). Keys by name, never value.",
+            ["key", "limit"],
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -142,7 +142,13 @@ async def test_over_the_rate_is_429_in_openais_shape_with_retry_after(
             await client.post("/v1/chat/completions", json=BODY, headers=auth("sk-limited-key"))
             for _ in range(3)
         ]
-    assert [a.status_code for a in answers] == [200, 200, 429]
+        wrong = await client.post("/v1/chat/completions", json=BODY, headers=auth("sk-wrong-key"))
+        metrics = (await client.get("/metrics", headers=auth("sk-limited-key"))).text
+    assert [a.status_code for a in answers] == [200, 200, 429] and wrong.status_code == 401
+    # counted by the key's name, never its value, and a wrong key under '-'
+    assert 'modelyard_key_refusals_total{key="ci",limit="requests_per_minute"} 1.0' in metrics
+    assert 'modelyard_key_refusals_total{key="-",limit="key"} 1.0' in metrics
+    assert "sk-limited-key" not in metrics
     refused = answers[2]
     assert 1 <= int(refused.headers["retry-after"]) <= 30  # one token per 30 s at 2 a minute
     error = refused.json()["error"]
