@@ -1,13 +1,15 @@
-"""Small images and videos made on the spot for the multimodal tests and bench/smoke_models.py.
+"""Small images, videos and silent WAVs made on the spot for the multimodal tests, the fuzz
+corpus test and bench/smoke_models.py.
 
-PyAV (in the project's venv with the `speech` extra) encodes both, so no sample files are
-committed and nothing is fetched.
+PyAV (in the project's venv with the `speech` extra) encodes the images and videos, the
+stdlib's `wave` the WAVs, so no sample files are committed and nothing is fetched.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import wave
 
 import av
 import numpy as np
@@ -45,3 +47,14 @@ def mp4(frames: int = 16, side: int = 112, fps: int = 8) -> bytes:
 
 def data_url(mime: str, data: bytes) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+def silent_wav(samples: int = 160, rate: int = 16000) -> bytes:
+    """`samples` of 16-bit mono silence at `rate` Hz, as a WAV file."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(b"\0\0" * samples)
+    return out.getvalue()

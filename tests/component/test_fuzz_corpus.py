@@ -5,8 +5,6 @@ corpus to a real `modelyard up`, after schemathesis."""
 
 from __future__ import annotations
 
-import io
-import wave
 from collections.abc import AsyncIterator
 
 import httpx
@@ -17,20 +15,11 @@ from aiohttp import web
 from fuzz.corpus import Case, cases, openai_shaped
 from fuzz.fleet import fake_fleet
 from harness import loopback
+from harness.media import silent_wav
 from harness.stack import CPU_PROFILE
 from modelyard_config import parse_config
 from proxy.app import create_app
 from tests.component.test_proxy_app import FakeAdmin
-
-
-def _wav() -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(16000)
-        wav.writeframes(b"\0\0" * 160)
-    return out.getvalue()
 
 
 async def _generate(request: web.Request) -> web.Response:
@@ -47,7 +36,7 @@ async def _transcribe(request: web.Request) -> web.Response:
 
 async def _speak(request: web.Request) -> web.Response:
     await request.read()
-    return web.Response(body=_wav(), content_type="audio/wav")
+    return web.Response(body=silent_wav(), content_type="audio/wav")
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +70,7 @@ async def test_the_fleet_answers_so_a_5xx_below_is_the_proxys_own(
     assert (await proxy.post("/v1/chat/completions", json=chat)).status_code == 200
     spoken = await proxy.post("/v1/audio/speech", json={"input": "hi", "voice": "alloy"})
     assert spoken.status_code == 200
-    files = {"file": ("a.wav", _wav(), "audio/wav")}
+    files = {"file": ("a.wav", silent_wav(), "audio/wav")}
     heard = await proxy.post("/v1/audio/transcriptions", data={"model": "whisper-1"}, files=files)
     assert heard.status_code == 200
 
