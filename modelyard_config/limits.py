@@ -30,6 +30,9 @@ class Limits(Strict):
     messages: Count = 2048
     content_parts: Count = 4096
     media_parts: Count = 64
+    # Items in one batch: an embedding request's inputs, a rerank's documents, a score's
+    # texts (OpenAI's own limit for embeddings: 2,048 inputs).
+    batch_inputs: Count = 2048
     # Slow clients: the longest pause between two chunks of a body, and the longest a whole
     # body may take to arrive.
     body_idle_timeout: Seconds = 30.0

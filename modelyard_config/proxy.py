@@ -49,6 +49,16 @@ class Degradations(Strict):
     audio_out: SpokenAnswers | None = None
 
 
+class ResponseMemory(Strict):
+    """Which server holds each Responses API response the proxy relayed: vLLM keeps stored
+    responses in that server's memory only, so `GET /v1/responses/{id}`, its cancel and a
+    `previous_response_id` must reach the same server (and the same process of it). Bounded:
+    the oldest are forgotten past `remember` ids or `ttl` seconds, and a forgotten id is a 404."""
+
+    remember: Annotated[int, Field(ge=0)] = 10_000
+    ttl: Seconds = 86_400.0
+
+
 class ProxySettings(Strict):
     host: str = "127.0.0.1"
     port: Port = 4000
@@ -66,5 +76,6 @@ class ProxySettings(Strict):
     # then any stream still open ends with an error event.
     drain_grace: Seconds = 30.0
     degrade: Degradations = Degradations()
+    responses: ResponseMemory = ResponseMemory()
     # Media URLs the degradations fetch: refuse loopback/private hosts unless this is set.
     fetch_private_media: bool = False

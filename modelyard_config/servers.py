@@ -9,8 +9,12 @@ from pydantic import Field
 from modelyard_config.fields import Name, Seconds, Strict
 from modelyard_config.retry import RetryPolicy
 
-# audio_in / audio_out: chat with audio parts in, or audio in the answer. transcription: serves
-# /v1/audio/transcriptions and /translations (Whisper). speech: serves /v1/audio/speech (TTS).
+# What a server can be sent (modelyard_config.endpoints.NEEDS says which endpoint needs which):
+# text: chat and completions; image, video, audio_in: those content parts; audio_out: audio in
+# the answer; tools: tool definitions. transcription: /v1/audio/transcriptions and
+# /translations (Whisper); speech: /v1/audio/speech (TTS). embedding: /v1/embeddings; rerank:
+# /v1/rerank and /v1/score (vLLM's pooling runner). responses: OpenAI's /v1/responses;
+# messages: Anthropic's /v1/messages and its count_tokens (vLLM serves both for chat models).
 Capability = Literal[
     "text",
     "image",
@@ -18,7 +22,10 @@ Capability = Literal[
     "audio_out",
     "video",
     "tools",
-    "embeddings",
+    "embedding",
+    "rerank",
+    "responses",
+    "messages",
     "transcription",
     "speech",
 ]

@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelyard_config import Config
-from openai_wire.errors import handle_api_error
 from proxy.auth import authenticate
+from proxy.dialects import handle_api_error
 from proxy.errors import (
     AuthenticationError,
     ProxyError,
@@ -127,7 +127,7 @@ class AccessMiddleware:
         if not access.needs_key(scope["path"]):
             await self.app(scope, receive, send)
             return
-        header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+        header = _credentials(scope["headers"])
         try:
             quota = access.admit(header)
         except ProxyError as exc:
@@ -138,3 +138,15 @@ class AccessMiddleware:
             await self.app(scope, receive, send)
         finally:
             quota.release()
+
+
+def _credentials(headers: list[tuple[bytes, bytes]]) -> bytes | None:
+    """`Authorization: Bearer KEY`, as OpenAI's clients send it, or Anthropic's `x-api-key:
+    KEY` (as a bearer header, so that one check reads both); the first when both are sent."""
+    api_key = None
+    for name, value in headers:
+        if name == b"authorization":
+            return value
+        if name == b"x-api-key" and api_key is None:
+            api_key = b"Bearer " + value.strip()
+    return api_key

@@ -13,19 +13,20 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from modelyard_config import Config
-from openai_wire.errors import HANDLERS
 from proxy.access import AccessMiddleware, build_access
 from proxy.backends import Admin, Backends
 from proxy.classify.classifier import Classifier
 from proxy.classify.embedding import load_embedder
 from proxy.compose import Composer
 from proxy.context import ProxyContext
+from proxy.dialects import HANDLERS
 from proxy.drain import Drain, DrainMiddleware
 from proxy.fallback import Chain
 from proxy.forward import upstream_session
 from proxy.media_urls import MediaReader
 from proxy.metrics import ProxyMetrics
 from proxy.request_log import RequestLog
+from proxy.response_ids import ResponseIds
 from proxy.routes import build_routes
 from proxy.triage import LlmTriage
 from supervisor.client import AdminClient, admin_token
@@ -58,6 +59,7 @@ def create_app(config: Config, admin: Admin | None = None) -> Starlette:
                 metrics=metrics,
                 access=build_access(config, os.environ, metrics.refusals),
                 started=int(time.time()),
+                response_ids=ResponseIds(settings.responses),
             )
             yield
 

@@ -49,6 +49,19 @@ class Address(NamedTuple):
 class Admin(Protocol):
     async def ensure(self, name: str) -> dict[str, Any]: ...
 
+    async def server(self, name: str) -> dict[str, Any]: ...
+
+
+# The states in which a server's process is the one that was started: what it holds in memory
+# (vLLM's stored responses) is still there.
+_ALIVE = frozenset({"ready", "sleeping", "asleep", "waking"})
+
+
+def instance_of(info: dict[str, Any]) -> str | None:
+    """Which process of a server an answer describes: its pid and start time, together."""
+    pid, started = info.get("pid"), info.get("started_at")
+    return f"{pid}@{started}" if pid is not None and started is not None else None
+
 
 class Backends:
     def __init__(
@@ -58,6 +71,7 @@ class Backends:
         self._ttl = ttl
         self._clock = clock
         self._ready: dict[str, tuple[str, float]] = {}
+        self._instances: dict[str, str | None] = {}
 
     async def ensure(self, server: str) -> Address:
         """Base URL of `server` once it is ready (started on demand by the supervisor)."""
@@ -70,6 +84,25 @@ class Backends:
 
     def forget(self, server: str) -> None:
         self._ready.pop(server, None)
+
+    def instance(self, server: str) -> str | None:
+        """The process the last answer about `server` named (instance_of)."""
+        return self._instances.get(server)
+
+    async def still_holds(self, server: str, instance: str | None) -> bool:
+        """Whether `server` still runs as the process `instance`, without starting it: what
+        that process kept in memory is gone once it stopped or was restarted."""
+        if instance is None:
+            return False
+        try:
+            info = await self._admin.server(server)
+        except UnknownServerError:
+            return False
+        except AdminUnreachableError as exc:
+            raise SupervisorUnreachableError(str(exc)) from exc
+        except SupervisorError as exc:
+            raise UnavailableError(f"Server {server!r} is unavailable: {exc}") from exc
+        return info.get("state") in _ALIVE and instance_of(info) == instance
 
     async def _ask(self, server: str) -> str:
         try:
@@ -96,4 +129,5 @@ class Backends:
         except SupervisorError as exc:
             raise UnavailableError(f"Server {server!r} is unavailable: {exc}") from exc
         base_url: str = info["base_url"]
+        self._instances[server] = instance_of(info)
         return base_url

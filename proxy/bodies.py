@@ -6,10 +6,10 @@ ceiling (`servers.<name>.max_tokens`), and because aiohttp consumes a multipart 
 has been sent. Audio uploads arrive as multipart forms (OpenAI's /v1/audio/transcriptions)
 and go on as multipart, with the file's bytes untouched.
 
-A ceiling applies to text generation (a chat's `messages`, a completion's `prompt`): a larger
-`max_tokens` or `max_completion_tokens` is lowered to it, and an absent one set to it, since
-"as many as the context allows" is more than the server takes. `capped` says when a body was
-lowered, for the response's `x-modelyard-max-tokens`.
+A ceiling applies to text generation (chat, completions, a Responses or Messages request): a
+larger `max_tokens`, `max_completion_tokens` or `max_output_tokens` is lowered to it, and an
+absent one set to it, since "as many as the context allows" is more than the server takes.
+`capped` says when a body was lowered, for the response's `x-modelyard-max-tokens`.
 """
 
 from __future__ import annotations
@@ -20,13 +20,16 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from modelyard_config.endpoints import CHAT, COMPLETIONS, MESSAGES, RESPONSES
+
 JSON = "application/json"
 
 
 @dataclass(frozen=True)
 class Outgoing:
-    data: bytes | aiohttp.FormData
+    data: bytes | aiohttp.FormData | None
     content_type: str | None  # None: the form sets its own, with its boundary
+    method: str = "POST"
 
 
 class Body(Protocol):
@@ -36,31 +39,67 @@ class Body(Protocol):
 
 
 TOKEN_FIELDS = ("max_tokens", "max_completion_tokens")
+# The fields that bound an answer's tokens, by endpoint (the first is set when none is given);
+# an endpoint absent here generates no tokens (speech, embeddings, rerank, a token count).
+TOKEN_FIELDS_OF = {
+    CHAT: TOKEN_FIELDS,
+    COMPLETIONS: ("max_tokens",),
+    RESPONSES: ("max_output_tokens",),
+    MESSAGES: ("max_tokens",),
+}
 
 
 @dataclass(frozen=True)
 class JsonBody:
     payload: dict[str, Any]
+    # None: a chat's or a completion's, told by its `messages` or `prompt` (compose.py)
+    token_fields: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(cls, endpoint: str, payload: dict[str, Any]) -> JsonBody:
+        return cls(payload, TOKEN_FIELDS_OF.get(endpoint, ()))
+
+    @property
+    def _fields(self) -> tuple[str, ...]:
+        if self.token_fields is not None:
+            return self.token_fields
+        generates = "messages" in self.payload or "prompt" in self.payload
+        return TOKEN_FIELDS if generates else ()
 
     def render(self, model: str, max_tokens: int | None = None) -> Outgoing:
         """The body for the server named `model`, within its ceiling `max_tokens`."""
         sent = {**self.payload, "model": model}
         ceiling = self.capped(max_tokens)
         if ceiling is not None:
-            asked = [key for key in TOKEN_FIELDS if sent.get(key) is not None]
-            for key in asked or ["max_tokens"]:
+            fields = self._fields
+            asked = [key for key in fields if sent.get(key) is not None]
+            for key in asked or fields[:1]:
                 sent[key] = min(sent.get(key) or ceiling, ceiling)
         return Outgoing(json.dumps(sent).encode(), JSON)
 
     def capped(self, max_tokens: int | None) -> int | None:
         """The ceiling, when it lowers what this body asks (or asks without a bound)."""
-        if max_tokens is None or ("messages" not in self.payload and "prompt" not in self.payload):
+        fields = self._fields
+        if max_tokens is None or not fields:
             return None
-        asked = [self.payload.get(key) for key in TOKEN_FIELDS]
+        asked = [self.payload.get(key) for key in fields]
         bounded = [n for n in asked if isinstance(n, int)]
         if bounded and max(bounded) <= max_tokens:
             return None
         return max_tokens
+
+
+@dataclass(frozen=True)
+class NoBody:
+    """A request that carries nothing but its path: `GET /v1/responses/{id}`, its cancel."""
+
+    method: str = "GET"
+
+    def render(self, model: str, max_tokens: int | None = None) -> Outgoing:
+        return Outgoing(None, None, self.method)
+
+    def capped(self, max_tokens: int | None) -> int | None:
+        return None
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 from modelyard_config import Config
 from proxy.access import Access
+from proxy.backends import Backends
 from proxy.classify.classifier import Classifier
 from proxy.compose import Composer
 from proxy.metrics import ProxyMetrics
+from proxy.response_ids import ResponseIds
 
 
 @dataclass(frozen=True)
@@ -20,3 +22,8 @@ class ProxyContext:
     metrics: ProxyMetrics
     access: Access  # keys and their quotas: applied by proxy.access.AccessMiddleware
     started: int  # unix seconds: the `created` of every /v1/models entry
+    response_ids: ResponseIds  # which server holds each Responses API response
+
+    @property
+    def backends(self) -> Backends:
+        return self.composer.chain.backends

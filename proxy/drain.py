@@ -6,8 +6,8 @@ socket and finishes before it stops the server.
 
     draining  a new request gets 503 `draining` with Retry-After and Connection: close;
               those in flight get `grace` seconds to finish on their own (`finish()` waits)
-    cutting   a stream still open ends with an OpenAI error event and [DONE]; a request not
-              yet answered gets the 503
+    cutting   a stream still open ends with its API's error event (dialects.py); a request
+              not yet answered gets the 503
 
 run_stack closes the listening socket (it owns it), so what reaches this middleware during a
 drain comes on keep-alive connections already open; Connection: close ends those.
@@ -30,7 +30,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from openai_wire.errors import DRAINING, fault_body, stream_error
+from openai_wire.errors import DRAINING, fault_body
+from proxy.dialects import Dialect, of_path
 
 log = logging.getLogger("modelyard.proxy")
 
@@ -49,8 +50,8 @@ class Phase(enum.Enum):
     DRAINED = "drained"
 
 
-def _refusal(message: str) -> tuple[Message, Message]:
-    body = json.dumps(fault_body(DRAINING, message)).encode()
+def _refusal(message: str, dialect: Dialect) -> tuple[Message, Message]:
+    body = json.dumps(dialect.error_body(DRAINING.status, fault_body(DRAINING, message))).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
@@ -61,9 +62,9 @@ def _refusal(message: str) -> tuple[Message, Message]:
     return start, {"type": "http.response.body", "body": body}
 
 
-REFUSED = _refusal("The proxy is shutting down; retry the request.")
-CUT_BEFORE_ANSWER = _refusal("The proxy shut down before this request was answered; retry it.")
-CUT_STREAM = stream_error("The proxy shut down before this stream finished.", DRAINING.code or "")
+_REFUSED = "The proxy is shutting down; retry the request."
+_CUT_BEFORE_ANSWER = "The proxy shut down before this request was answered; retry it."
+_CUT_STREAM = "The proxy shut down before this stream finished."
 
 
 def _is_event_stream(headers: Iterable[tuple[bytes, bytes]]) -> bool:
@@ -73,11 +74,21 @@ def _is_event_stream(headers: Iterable[tuple[bytes, bytes]]) -> bool:
 class _Flight:
     """One request in flight: what it has sent so far decides how a cut ends it."""
 
-    __slots__ = ("_send", "_task", "complete", "cut", "started", "streaming", "whole_events")
+    __slots__ = (
+        "_send",
+        "_task",
+        "complete",
+        "cut",
+        "dialect",
+        "started",
+        "streaming",
+        "whole_events",
+    )
 
-    def __init__(self, send: Send, task: asyncio.Task[Any]) -> None:
+    def __init__(self, send: Send, task: asyncio.Task[Any], dialect: Dialect) -> None:
         self._send = send
         self._task = task
+        self.dialect = dialect  # how this request's API ends a cut stream
         self.cut = False
         self.started = False
         self.streaming = False
@@ -111,11 +122,12 @@ class _Flight:
     async def end(self) -> None:
         """Written after the cut, in place of the rest of the answer."""
         if not self.started:
-            for message in CUT_BEFORE_ANSWER:
+            for message in _refusal(_CUT_BEFORE_ANSWER, self.dialect):
                 await self._send(message)
         elif self.streaming and not self.complete:
             # a chunk that stopped mid-event would swallow the error event's first line
-            body = CUT_STREAM if self.whole_events else b"\n\n" + CUT_STREAM
+            cut = self.dialect.stream_error(_CUT_STREAM, DRAINING.code or "")
+            body = cut if self.whole_events else b"\n\n" + cut
             await self._send({"type": "http.response.body", "body": body, "more_body": False})
 
 
@@ -163,12 +175,12 @@ class Drain:
         except TimeoutError:
             pass
 
-    def admit(self, send: Send) -> _Flight | None:
+    def admit(self, send: Send, dialect: Dialect) -> _Flight | None:
         if self.phase is not Phase.OPEN:
             return None
         task = asyncio.current_task()
         assert task is not None  # uvicorn runs each request in a task
-        flight = _Flight(send, task)
+        flight = _Flight(send, task, dialect)
         self._flights.add(flight)
         return flight
 
@@ -187,9 +199,10 @@ class DrainMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        flight = self.drain.admit(send)
+        dialect = of_path(scope["path"])
+        flight = self.drain.admit(send, dialect)
         if flight is None:
-            for message in REFUSED:
+            for message in _refusal(_REFUSED, dialect):
                 await send(message)
             return
         try:

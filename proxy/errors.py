@@ -8,6 +8,8 @@ body and installs the handlers).
     │   └── RequestTimeoutError 408  a body that stopped arriving, or took too long
     ├── AuthenticationError 401    missing or wrong API key
     ├── ModelNotFoundError  404    `model` names no server, route or alias
+    ├── ResponseNotFoundError 404  a response id this proxy never relayed, or has forgotten
+    ├── ResponseGoneError   409    the server process that stored a response has stopped
     ├── RateLimitedError    429    a key over its requests per minute (Retry-After)
     │   └── TooManyConcurrentError  a key over its requests in flight
     └── UnavailableError    503    the chosen server cannot be started or reached
@@ -22,6 +24,7 @@ from __future__ import annotations
 from openai_wire.errors import (
     BAD_REQUEST,
     INVALID_API_KEY,
+    INVALID_REQUEST,
     MODEL_NOT_FOUND,
     PAYLOAD_TOO_LARGE,
     RATE_LIMITED,
@@ -29,6 +32,7 @@ from openai_wire.errors import (
     TOO_MANY_CONCURRENT,
     UNAVAILABLE,
     ApiError,
+    Fault,
 )
 
 
@@ -58,6 +62,14 @@ class AuthenticationError(ProxyError):
 
 class ModelNotFoundError(ProxyError):
     fault = MODEL_NOT_FOUND
+
+
+class ResponseNotFoundError(ProxyError):
+    fault = MODEL_NOT_FOUND.with_code("response_not_found")
+
+
+class ResponseGoneError(ProxyError):
+    fault = Fault(409, INVALID_REQUEST, "response_holder_gone")
 
 
 class RateLimitedError(ProxyError):

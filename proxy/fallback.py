@@ -28,6 +28,7 @@ from modelyard_config import Config
 from openai_wire.errors import CAPACITY_UNAVAILABLE, UNAVAILABLE
 from proxy.backends import Backends, CapacityUnavailableError, PortsExhaustedError
 from proxy.bodies import Body, Outgoing
+from proxy.dialects import of_path
 from proxy.errors import ProxyError, UnavailableError
 from proxy.forward import UpstreamRefusedError, UpstreamUnreachableError, forward
 from proxy.metrics import ProxyMetrics
@@ -188,7 +189,12 @@ class Chain:
         sent = {**headers, "x-modelyard-model": server}
         try:
             response = await forward(
-                self.session, address.url + path, outgoing, sent, first_byte_timeout
+                self.session,
+                address.url + path,
+                outgoing,
+                sent,
+                first_byte_timeout,
+                of_path(path),
             )
         except UpstreamUnreachableError as exc:
             if exc.reason == "connect" and address.remembered:

@@ -6,8 +6,9 @@ hop is on every request's path. A stream is handed over once its first chunk is 
 failure before any byte can still fall back), then relayed chunk by chunk as they arrive
 (`iter_any`), never buffered, and bytes pass untouched (no decompression). An upstream error
 status passes through with its body. If the upstream breaks after bytes of a stream have
-reached the client, the stream ends with an OpenAI-shaped error event and `[DONE]`, so a
-client sees why it stopped rather than a silently cut stream.
+reached the client, the stream ends with its API's error event (dialects.py: OpenAI's
+`data:` error and `[DONE]`, the Responses API's or Anthropic's `event: error`), so a client
+sees why it stopped rather than a silently cut stream.
 
 Upstream go the request's routing headers (the TTS sidecar takes `x-modelyard-language` as
 its hint) and its `x-request-id`, for the server's own logs; never the client's credentials
@@ -28,8 +29,9 @@ from typing import Any
 import aiohttp
 from starlette.responses import Response, StreamingResponse
 
-from openai_wire.errors import UNAVAILABLE, stream_error
+from openai_wire.errors import UNAVAILABLE
 from proxy.bodies import Outgoing
+from proxy.dialects import OPENAI, Dialect
 from proxy.errors import UnavailableError
 
 # Hop-by-hop and framing headers are the relay's own business, not the upstream's.
@@ -109,6 +111,7 @@ async def forward(
     outgoing: Outgoing,
     headers: dict[str, str],
     first_byte_timeout: float | None = None,
+    dialect: Dialect = OPENAI,
 ) -> Response:
     """The upstream's answer as a response for the client, with `headers` added (the routing
     ones, FORWARDED_HEADERS, also go upstream). A stream is returned only once its first
@@ -121,8 +124,8 @@ async def forward(
     waiting = _PoolWait()
     try:
         async with asyncio.timeout(first_byte_timeout):
-            upstream = await session.post(
-                url, data=outgoing.data, headers=sent, trace_request_ctx=waiting
+            upstream = await session.request(
+                outgoing.method, url, data=outgoing.data, headers=sent, trace_request_ctx=waiting
             )
             streaming = upstream.status == 200 and upstream.content_type == "text/event-stream"
             first = await upstream.content.readany() if streaming else b""
@@ -141,7 +144,8 @@ async def forward(
         if not first:  # closed before a single byte: nothing was sent, like a refusal
             upstream.close()
             raise UpstreamUnreachableError(f"upstream {url} closed the stream before any data")
-        return StreamingResponse(_relay(upstream, first), status_code=200, headers=relayed)
+        relay = _relay(upstream, first, dialect)
+        return StreamingResponse(relay, status_code=200, headers=relayed)
     try:
         body = await upstream.read()
     except (TimeoutError, aiohttp.ClientError) as exc:
@@ -167,7 +171,9 @@ def _before_answer(url: str, exc: BaseException, first_byte_timeout: float | Non
     return exc
 
 
-async def _relay(upstream: aiohttp.ClientResponse, first: bytes) -> AsyncIterator[bytes]:
+async def _relay(
+    upstream: aiohttp.ClientResponse, first: bytes, dialect: Dialect
+) -> AsyncIterator[bytes]:
     finished = False
     try:
         yield first
@@ -175,7 +181,7 @@ async def _relay(upstream: aiohttp.ClientResponse, first: bytes) -> AsyncIterato
             yield chunk
         finished = True
     except (TimeoutError, aiohttp.ClientError) as exc:
-        yield stream_error(
+        yield dialect.stream_error(
             f"upstream stream broke: {type(exc).__name__}: {exc}", "upstream_stream_error"
         )
     finally:

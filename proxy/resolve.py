@@ -7,8 +7,9 @@ The `model` field:
 - a server (or an alias of one): that server first, then the rest of its route's chain.
 
 Every chain is then filtered by capability: a server that cannot take the request's inputs
-(images, audio, video, tools) or whose context is certainly too short is skipped, with the
-reason kept for the client and for `/route`.
+(images, audio, video, tools), does not serve the endpoint (an embedding model is never sent a
+chat, nor a chat model an embedding: endpoints.NEEDS) or whose context is certainly too short
+is skipped, with the reason kept for the client and for `/route`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from modelyard_config import Config
-from modelyard_config.endpoints import AUDIO_UPLOADS, SPEECH
+from modelyard_config.endpoints import GENERATION, NEEDS
 from modelyard_config.servers import ServerSpec
 from proxy.classify.features import Features
 from proxy.errors import ModelNotFoundError
@@ -103,13 +104,8 @@ def plan(config: Config, target: Target, features: Features, intent: str | None 
 def unfit(spec: ServerSpec, features: Features) -> str | None:
     """Why this server cannot take the request, or None when it can."""
     caps = set(spec.capabilities)
-    needs = []
-    if features.endpoint in AUDIO_UPLOADS:
-        needs.append("transcription")
-    elif features.endpoint == SPEECH:
-        needs.append("speech")
-    else:
-        needs.append("text")
+    needs = list(NEEDS.get(features.endpoint, ("text",)))
+    if features.endpoint in GENERATION:
         needs += [
             cap
             for cap, wanted in (

@@ -18,22 +18,23 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from modelyard_config.endpoints import (
+    AUDIO_UPLOADS,
     CHAT,
-    COMPLETIONS,
     ENDPOINTS,
-    SPEECH,
-    TRANSCRIPTIONS,
-    TRANSLATIONS,
+    RESPONSES,
 )
 from proxy import openapi
+from proxy.apis.shapes import response_id
 from proxy.audio_form import read_audio_form, routing_payload
-from proxy.bodies import Body, JsonBody
+from proxy.bodies import Body, JsonBody, NoBody
 from proxy.context import ProxyContext
 from proxy.degrade import decide
-from proxy.errors import BadRequestError
+from proxy.errors import BadRequestError, ModelNotFoundError
+from proxy.held_responses import held_plan, holder, pinned
 from proxy.request_body import read_json
 from proxy.request_log import request_id
 from proxy.resolve import model_ids
+from proxy.response_ids import Holder
 from proxy.routing import Routed, describe, route
 from proxy.validate import check_body
 
@@ -46,14 +47,22 @@ def build_routes() -> list[Route]:
     def upload(endpoint: str) -> Callable[[Request], Awaitable[Response]]:
         return functools.partial(_relay_upload, endpoint=endpoint)
 
+    # every endpoint is relayed alike but for uploads (multipart) and the Responses API
+    # (which remembers where each response is held)
+    served = [
+        Route(path, upload(path) if path in AUDIO_UPLOADS else relay(path), methods=["POST"])
+        for path in ENDPOINTS
+        if path != RESPONSES
+    ]
     return [
+        Route("/health", _health, methods=["GET"]),
         Route("/v1/models", _list_models, methods=["GET"]),
+        Route("/v1/models/{model_id:path}", _get_model, methods=["GET"]),
         Route("/metrics", _metrics, methods=["GET"]),
-        Route(CHAT, relay(CHAT), methods=["POST"]),
-        Route(COMPLETIONS, relay(COMPLETIONS), methods=["POST"]),
-        Route(TRANSCRIPTIONS, upload(TRANSCRIPTIONS), methods=["POST"]),
-        Route(TRANSLATIONS, upload(TRANSLATIONS), methods=["POST"]),
-        Route(SPEECH, relay(SPEECH), methods=["POST"]),
+        *served,
+        Route(RESPONSES, _create_response, methods=["POST"]),
+        Route(RESPONSES + "/{response_id}", _held_response, methods=["GET"]),
+        Route(RESPONSES + "/{response_id}/cancel", _held_response, methods=["POST"]),
         Route("/route", _route_decision, methods=["POST"]),
         Route("/openapi.json", openapi.endpoint(), methods=["GET"]),
     ]
@@ -67,7 +76,7 @@ def _context(request: Request) -> ProxyContext:
 async def _relay(request: Request, endpoint: str) -> Response:
     ctx = _context(request)
     payload = await _json_object(request)
-    return await _serve(ctx, endpoint, payload, JsonBody(payload), request_id(request))
+    return await _serve(ctx, endpoint, payload, JsonBody.of(endpoint, payload), request_id(request))
 
 
 async def _relay_upload(request: Request, endpoint: str) -> Response:
@@ -76,10 +85,52 @@ async def _relay_upload(request: Request, endpoint: str) -> Response:
     return await _serve(ctx, endpoint, routing_payload(form), form, request_id(request))
 
 
+async def _create_response(request: Request) -> Response:
+    """POST /v1/responses: routed as chat, but a follow-up goes to the server that holds the
+    conversation (held_responses.py), and every answer's id is remembered with its server."""
+    ctx = _context(request)
+    payload = await _json_object(request)
+    routed = await _decide(ctx, RESPONSES, payload)
+    previous = payload.get("previous_response_id")
+    if previous is not None:
+        held = await holder(ctx.response_ids, ctx.backends, previous, "previous_response_id")
+        routed = pinned(ctx.config, routed, held)
+    body = JsonBody.of(RESPONSES, payload)
+    response = await _answer(ctx, routed, RESPONSES, payload, body, request_id(request))
+    server = response.headers.get("x-modelyard-model", "")
+    if server in ctx.config.servers:
+        ctx.response_ids.learn(response, Holder(server, ctx.backends.instance(server)))
+    return response
+
+
+async def _held_response(request: Request) -> Response:
+    """GET /v1/responses/{id} and POST .../cancel, relayed to the process that holds it."""
+    ctx = _context(request)
+    wanted = response_id(request.path_params["response_id"], "response_id")
+    held = await holder(ctx.response_ids, ctx.backends, wanted)
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    headers = {"x-modelyard-route": "none", "x-modelyard-intent": "none"}
+    if (rid := request_id(request)) is not None:
+        headers["x-request-id"] = rid
+    plan = held_plan(held, wanted)
+    return await ctx.composer.chain.send(plan, path, NoBody(request.method), headers)
+
+
 async def _serve(
     ctx: ProxyContext, endpoint: str, payload: dict[str, Any], body: Body, rid: str | None
 ) -> Response:
     routed = await _decide(ctx, endpoint, payload)
+    return await _answer(ctx, routed, endpoint, payload, body, rid)
+
+
+async def _answer(
+    ctx: ProxyContext,
+    routed: Routed,
+    endpoint: str,
+    payload: dict[str, Any],
+    body: Body,
+    rid: str | None,
+) -> Response:
     plan = routed.plan
     # to the client, and upstream (forward.FORWARDED_HEADERS: the TTS sidecar's language hint)
     headers = {
@@ -127,19 +178,39 @@ async def _route_decision(request: Request) -> JSONResponse:
     return JSONResponse({**describe(routed), "degrade": said})
 
 
+async def _health(request: Request) -> JSONResponse:
+    """For load balancers: 200 while the proxy takes requests (a drain answers 503 before
+    this runs: proxy/drain.py). Needs no key and asks nothing of the supervisor."""
+    return JSONResponse({"status": "ok"})
+
+
 async def _list_models(request: Request) -> JSONResponse:
     ctx = _context(request)
-    models = [
-        {
-            "id": name,
-            "object": "model",
-            "created": ctx.started,
-            "owned_by": "modelyard",
-            "modelyard": {"kind": kind},
-        }
-        for name, kind in model_ids(ctx.config)
-    ]
+    models = [_model(ctx, name, kind) for name, kind in model_ids(ctx.config)]
     return JSONResponse({"object": "list", "data": models})
+
+
+async def _get_model(request: Request) -> JSONResponse:
+    ctx = _context(request)
+    wanted = request.path_params["model_id"]
+    kind = dict(model_ids(ctx.config)).get(wanted)
+    if kind is None:
+        raise ModelNotFoundError(
+            f"The model {wanted!r} does not exist. GET /v1/models lists the servers, intents, "
+            "routes and aliases this proxy serves.",
+            param="model",
+        )
+    return JSONResponse(_model(ctx, wanted, kind))
+
+
+def _model(ctx: ProxyContext, name: str, kind: str) -> dict[str, Any]:
+    return {
+        "id": name,
+        "object": "model",
+        "created": ctx.started,
+        "owned_by": "modelyard",
+        "modelyard": {"kind": kind},
+    }
 
 
 async def _metrics(request: Request) -> Response:

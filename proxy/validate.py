@@ -13,25 +13,23 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from modelyard_config.endpoints import CHAT, COMPLETIONS, SPEECH, TRANSCRIPTIONS, TRANSLATIONS
+from modelyard_config.endpoints import (
+    ANTHROPIC,
+    CHAT,
+    COMPLETIONS,
+    POOLING,
+    RESPONSES,
+    SPEECH,
+    TRANSCRIPTIONS,
+    TRANSLATIONS,
+)
 from modelyard_config.limits import Limits
+from proxy.apis import messages, pooling, responses
+from proxy.apis.shapes import Counter, typed_part
 from proxy.errors import BadRequestError
 
 SPEECH_INPUT_LIMIT = 4096  # OpenAI's, for /v1/audio/speech
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
-# Content parts whose payload is media, whichever API's spelling a client uses.
-MEDIA_PARTS = frozenset(
-    {
-        "image_url",
-        "input_image",
-        "input_audio",
-        "audio_url",
-        "video_url",
-        "input_video",
-        "file",
-        "input_file",
-    }
-)
 # ISO 639-1 or 639-3, optionally a region or script: "en", "yue", "pt-BR", "zh_Hant".
 LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?")
 DEFAULT_LIMITS = Limits()
@@ -41,31 +39,14 @@ def check_chat(payload: dict[str, Any], limits: Limits = DEFAULT_LIMITS) -> None
     messages = payload.get("messages")
     if not isinstance(messages, list) or not messages:
         raise BadRequestError("'messages' must be a non-empty array.", param="messages")
-    if len(messages) > limits.messages:
-        raise _over("messages", limits.messages, "messages", "messages")
-    parts = media = 0
+    counter = Counter(limits)
+    counter.messages(len(messages), "messages")
     for i, message in enumerate(messages):
         where = f"messages[{i}]"
         content = _message_content(message, where)
-        if content is None:
-            continue
-        parts += len(content)
-        if parts > limits.content_parts:
-            raise _over("content parts", limits.content_parts, "content_parts", f"{where}.content")
-        for j, part in enumerate(content):
-            if not isinstance(part, dict) or not isinstance(part.get("type"), str):
-                raise BadRequestError(
-                    f"'{where}.content[{j}]' must be an object with a string 'type'.",
-                    param=f"{where}.content[{j}]",
-                )
-            media += part["type"] in MEDIA_PARTS
-            if media > limits.media_parts:
-                raise _over(
-                    "media parts (images, audio, video, files)",
-                    limits.media_parts,
-                    "media_parts",
-                    f"{where}.content[{j}]",
-                )
+        for j, part in enumerate(content or ()):
+            param = f"{where}.content[{j}]"
+            counter.part(typed_part(part, param), param)
     _check_max_tokens(payload, ("max_tokens", "max_completion_tokens"))
 
 
@@ -134,6 +115,12 @@ def check_body(endpoint: str, payload: dict[str, Any], limits: Limits) -> None:
     check = _CHECKS.get(endpoint)
     if check is not None:
         check(payload, limits)
+    elif endpoint in POOLING:
+        pooling.check(endpoint, payload, limits)
+    elif endpoint == RESPONSES:
+        responses.check(payload, limits)
+    elif endpoint in ANTHROPIC:
+        messages.check(endpoint, payload, limits)
 
 
 def _check_max_tokens(payload: dict[str, Any], keys: tuple[str, ...]) -> None:
@@ -143,13 +130,6 @@ def _check_max_tokens(payload: dict[str, Any], keys: tuple[str, ...]) -> None:
             continue
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise BadRequestError(f"'{key}' must be a positive integer; got {value!r}.", param=key)
-
-
-def _over(what: str, limit: int, key: str, param: str) -> BadRequestError:
-    return BadRequestError(
-        f"The request holds more than {limit} {what}, the limit set by proxy.limits.{key}.",
-        param=param,
-    )
 
 
 _CHECKS: dict[str, Callable[[dict[str, Any], Limits], None]] = {

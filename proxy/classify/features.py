@@ -2,7 +2,8 @@
 
 Pure and cheap (no model, no I/O): content parts, output modalities, tools, size, and the
 text whose meaning and language the later stages look at (the last user turn, the speech
-endpoint's `input`, a transcription's `prompt`).
+endpoint's `input`, a transcription's `prompt`, the texts to embed or rank). The Responses and
+Messages APIs are read through the chat they amount to (proxy/apis).
 """
 
 from __future__ import annotations
@@ -10,7 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from modelyard_config.endpoints import AUDIO_UPLOADS, COMPLETIONS, SPEECH
+from modelyard_config.endpoints import (
+    ANTHROPIC,
+    AUDIO_UPLOADS,
+    COMPLETIONS,
+    POOLING,
+    RESPONSES,
+    SPEECH,
+)
+from proxy.apis import messages, pooling, responses
 
 # The classifier reads at most this much of a request's text: its head and its tail, where
 # people say what they want ("translate this:", "... summarise the above"). The cue regexes
@@ -74,6 +83,15 @@ def extract(endpoint: str, body: dict[str, Any]) -> Features:
     if endpoint == SPEECH:
         text = _str(body.get("input"))
         return Features(endpoint, audio_out=True, text=classified(text), prompt_chars=len(text))
+    if endpoint in POOLING:
+        texts = pooling.texts(endpoint, body)
+        # the longest one item: a batch is many requests to the server's context, not one
+        longest = max((len(t) for t in texts), default=0)
+        return Features(endpoint, text=classified(" ".join(texts[:8])), prompt_chars=longest)
+    if endpoint == RESPONSES:
+        return _chat(endpoint, responses.chat_view(body))
+    if endpoint in ANTHROPIC:
+        return _chat(endpoint, messages.chat_view(body))
     if endpoint == COMPLETIONS:
         raw = body.get("prompt")
         text = raw if isinstance(raw, str) else " ".join(p for p in raw or [] if isinstance(p, str))

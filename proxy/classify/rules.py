@@ -1,6 +1,7 @@
 """Stage 1: which intents a request can be at all, from its endpoint and inputs. Pure.
 
-An endpoint that belongs to one intent decides alone (a transcription is stt). Asking for
+An endpoint that belongs to one intent decides alone (a transcription is stt, an embedding
+request embed). Intents that answer no words (vectors, scores) are never a chat's. Asking for
 audio out leaves only intents that produce audio. Otherwise an intent is possible when it
 accepts every input the request carries and the request carries one of the inputs it
 requires (a video part allows only intents that take video). The candidates come back
@@ -32,7 +33,11 @@ def candidates(intents: Mapping[str, IntentSpec], features: Features) -> Candida
         if features.endpoint in spec.endpoints:
             return Candidates((name,), f"endpoint {features.endpoint} means {name}")
     inputs = set(features.modalities) or {"text"}
-    pool = [n for n, s in intents.items() if not s.endpoints or _chat_like(features.endpoint)]
+    pool = [
+        n
+        for n, s in intents.items()
+        if (not s.endpoints or _chat_like(features.endpoint)) and _answers_in_words(s)
+    ]
     if features.audio_out:
         speaking = [n for n in pool if "audio" in intents[n].outputs]
         if speaking:
@@ -45,6 +50,12 @@ def candidates(intents: Mapping[str, IntentSpec], features: Features) -> Candida
 
 def _chat_like(endpoint: str) -> bool:
     return endpoint in GENERATION
+
+
+def _answers_in_words(spec: IntentSpec) -> bool:
+    """Whether the intent answers with text or speech: an embedding or a score is never the
+    answer to a chat, whatever its words."""
+    return bool({"text", "audio", "video"} & set(spec.outputs))
 
 
 def _fits(spec: IntentSpec, inputs: set[str]) -> bool:

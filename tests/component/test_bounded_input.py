@@ -294,7 +294,7 @@ async def test_more_content_parts_than_the_limit_is_a_400(upstream: Seen) -> Non
     }
     async with proxy_with(upstream, content_parts=5) as client:
         error = error_of(await client.post("/v1/chat/completions", json=body), 400)
-    assert error["param"] == "messages[1].content"
+    assert error["param"] == "messages[1].content[2]"  # the part that crossed the limit
     assert "proxy.limits.content_parts" in error["message"]
 
 

@@ -44,6 +44,9 @@ class FakeAdmin:
             raise CapacityError(name, "every device is full", 7.0)
         return {"name": name, "state": "ready", "base_url": self.base_url}
 
+    async def server(self, name: str) -> dict[str, Any]:
+        return {"name": name, "state": "ready", "base_url": self.base_url}
+
 
 @dataclass
 class Upstream:

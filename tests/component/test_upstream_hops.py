@@ -56,6 +56,9 @@ class FakeAdmin:
             raise self.errors[name]
         return {"name": name, "state": "ready", "base_url": self.urls.get(name, self.url)}
 
+    async def server(self, name: str) -> dict[str, Any]:
+        return {"name": name, "state": "ready", "base_url": self.urls.get(name, self.url)}
+
 
 @dataclass
 class Upstream:

@@ -35,6 +35,9 @@ class SidecarAdmin:
     async def ensure(self, name: str) -> dict[str, Any]:
         return {"name": name, "state": "ready", "base_url": self.url}
 
+    async def server(self, name: str) -> dict[str, Any]:
+        return await self.ensure(name)
+
 
 @pytest.fixture(scope="module")
 def sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sidecar]:

@@ -25,6 +25,9 @@ class FakeAdmin:
             raise answer
         return answer
 
+    async def server(self, name: str) -> dict[str, Any]:
+        return await self.ensure(name)
+
 
 class Clock:
     def __init__(self) -> None:

@@ -95,7 +95,7 @@ def test_content_parts_are_counted_over_all_messages() -> None:
     limits = Limits(content_parts=4)
     check_body(CHAT, messages([TEXT, TEXT], [TEXT, TEXT]), limits)
     error = refusal(check_body, CHAT, messages([TEXT, TEXT], "plain", [TEXT, TEXT, TEXT]), limits)
-    assert error.param == "messages[2].content"
+    assert error.param == "messages[2].content[2]"  # the part that crossed the limit
     assert "proxy.limits.content_parts" in error.message
 
 
