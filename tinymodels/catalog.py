@@ -4,7 +4,9 @@ Random weights, real architecture: vLLM's whole serving path runs on a 2-core CP
 The build runs under the engine venv's python (it needs torch and transformers, which the
 project's light venv does not carry), through tinymodels/build.py. The qwen2-vl, whisper and
 qwen2-audio models build the same way; serving them also needs the engine's media-libs
-(scripts/setup-engine.sh) for image, video and audio decoding and resampling.
+(scripts/setup-engine.sh) for image, video and audio decoding and resampling. A model counts as
+built only if its folder's stamp names its kind's current recipe (recipes.py), so a changed
+builder reaches caches built before it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Literal
 
 from modelyard_config import Config
 from modelyard_config.placeholders import fill
+from tinymodels.recipes import is_current
 
 # The folder that holds this package: the checkout for an editable install, the project venv's
 # site-packages otherwise.
@@ -28,7 +31,9 @@ RUN_BUILDER = (
     "runpy.run_module('tinymodels.build', run_name='__main__', alter_sys=True)"
 )
 
-Kind = Literal["qwen2", "qwen2-vl", "whisper", "qwen2-audio"]  # build.py --kind
+Kind = Literal[  # build.py --kind
+    "qwen2", "qwen2-vl", "whisper", "qwen2-audio", "xlm-roberta", "xlm-roberta-rerank"
+]  # fmt: skip
 
 # name -> (builder kind, seed). The two text models differ by seed, so tests can tell which one
 # answered.
@@ -38,6 +43,8 @@ CATALOG: dict[str, tuple[Kind, int]] = {
     "tiny-qwen2-vl": ("qwen2-vl", 3),
     "tiny-whisper": ("whisper", 4),
     "tiny-qwen2-audio": ("qwen2-audio", 5),
+    "tiny-xlmr-embed": ("xlm-roberta", 6),
+    "tiny-xlmr-rerank": ("xlm-roberta-rerank", 7),
 }
 
 
@@ -56,7 +63,11 @@ def wanted_by(config: Config, models_dir: Path) -> list[str]:
 
 
 def is_built(models_dir: Path, name: str) -> bool:
-    return (models_dir / name / "config.json").is_file()
+    """Whether the folder holds this model built by its kind's current recipe; a stale one is
+    rebuilt by `build`, which swaps the new folder in.
+    """
+    kind, seed = CATALOG[name]
+    return is_current(str(models_dir / name), kind, seed)
 
 
 def build(models_dir: Path, name: str, engine_python: Path) -> None:

@@ -1,7 +1,8 @@
 """Qwen2: the text model, and the text tower the VL and audio models put behind their encoders.
 
 A Qwen2ForCausalLM with hidden 128, 2 layers and 4 heads (head_dim 32, which vLLM's CPU
-attention accepts) weighs ~1 MB and loads in well under a second.
+attention accepts) weighs ~1 MB and loads in well under a second. Its chat template renders
+tools and tool calls, so vLLM serves it with `--enable-auto-tool-choice --tool-call-parser hermes`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinymodels.dims import Dims
 from tinymodels.saving import save
-from tinymodels.tokenizer import CHAT_TEMPLATE, build_tokenizer
+from tinymodels.tokenizer import SPECIALS, TOOL_TOKENS, TOOLS_CHAT_TEMPLATE, build_tokenizer
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -21,11 +22,11 @@ def build_text(dims: Dims, seed: int, path: str) -> None:
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     dims.check()
-    tokenizer = build_tokenizer(dims.vocab)
+    tokenizer = build_tokenizer(dims.vocab, SPECIALS, TOOLS_CHAT_TEMPLATE, TOOL_TOKENS)
     config = Qwen2Config(**text_dims(dims, tokenizer), tie_word_embeddings=True)
     torch.manual_seed(seed)
     model = Qwen2ForCausalLM(config).to(torch.bfloat16).eval()
-    save(model, tokenizer, path, CHAT_TEMPLATE)
+    save(model, tokenizer, path, TOOLS_CHAT_TEMPLATE)
 
 
 def text_dims(dims: Dims, tokenizer: PreTrainedTokenizerBase) -> dict[str, Any]:
