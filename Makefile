@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # (pipefail keeps pip's own failure; only grep's "nothing left to print" is forgiven)
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup system venv engine models up test lint format unit integration bench bench-ab bench-hostile bench-speech smoke-models eval faults fuzz clean
+.PHONY: setup system venv engine models up test lint format unit integration bench bench-ab bench-api bench-hostile bench-speech smoke-models eval faults fuzz clean
 
 setup: system venv engine models  ## both venvs, espeak-ng and the tiny models; reruns are no-ops
 
@@ -58,6 +58,9 @@ bench: setup
 bench-ab: setup  ## proxy-added latency here and in OTHER (another checkout), side by side
 	@test -n "$(OTHER)" || { echo 'usage: make bench-ab OTHER=path/to/other/checkout'; exit 2; }
 	$(BIN)/python bench/proxy_ab.py --other $(OTHER)
+
+bench-api: setup  ## proxy-added latency per API: chat, embeddings, a streamed Responses request
+	$(BIN)/python bench/api_surface.py
 
 bench-hostile: setup  ## hostile inputs (2 GB body, 50 GB upload, 40-hour FLAC, 16k video): time to 4xx, RSS
 	$(BIN)/python bench/hostile.py

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import PurePath
 
 from modelyard_config import placeholders
+from modelyard_config.endpoints import NEEDS
 from modelyard_config.placeholders import MODEL_PLACEHOLDERS, PLACEHOLDERS
 from modelyard_config.schema import Config
 
@@ -150,6 +151,30 @@ def warnings(config: Config) -> Problems:
                     f"tier warm but {' and '.join(missing)}: it will be stopped, not put to sleep",
                 )
             )
+    return found + _endpoint_warnings(config)
+
+
+def _endpoint_warnings(config: Config) -> Problems:
+    """A server on an intent's route that can serve none of what that intent is sent (embed:
+    /v1/embeddings needs `embedding`; an intent a chat may be also takes `text` servers):
+    every such request skips it, and with none left, is a 400."""
+    found: Problems = []
+    for intent, spec in config.classifier.intents.items():
+        route = spec.route_name(intent)
+        wanted = [NEEDS.get(endpoint, ()) for endpoint in spec.endpoints]
+        if {"text", "audio", "video"} & set(spec.outputs):
+            wanted.append(("text",))
+        for server in config.routes.get(route, []):
+            caps = set(config.servers[server].capabilities) if server in config.servers else set()
+            if wanted and not any(set(needs) <= caps for needs in wanted):
+                lacking = " or ".join("+".join(needs) for needs in wanted)
+                found.append(
+                    (
+                        f"routes.{route}",
+                        f"{server} lacks {lacking}, so no {intent} request will reach it (add "
+                        "the capability, or take it off the route)",
+                    )
+                )
     return found
 
 

@@ -1,6 +1,7 @@
 """Who may call which endpoint, and how much: keys checked and limits applied before a request
 reaches its route, in a pure-ASGI middleware.
 
+A key comes as `Authorization: Bearer KEY` (OpenAI's clients) or `x-api-key: KEY` (Anthropic's).
 Which paths need a key is decided here and nowhere else: `/v1/*` and `/route` whenever there
 are keys, `/metrics` too when `proxy.access.metrics_need_key` is set. Pure ASGI, not
 BaseHTTPMiddleware: the slot a request holds against its key's `max_concurrent` is released

@@ -18,17 +18,33 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from modelyard_config.endpoints import AUDIO_UPLOADS, CHAT, COMPLETIONS, SPEECH
+from modelyard_config.endpoints import (
+    ANTHROPIC,
+    AUDIO_UPLOADS,
+    CHAT,
+    COMPLETIONS,
+    EMBEDDINGS,
+    RERANK,
+    RERANK_V2,
+    RESPONSES,
+    SCORE,
+    SPEECH,
+)
 
 DEFAULT_URL = "http://127.0.0.1:4000"
 _AUDIO_FORMATS = {".wav": "wav", ".mp3": "mp3", ".ogg": "ogg", ".webm": "webm", ".m4a": "m4a"}
 
 
 def route(
-    text: str = typer.Argument("", help="The prompt (or `input` for /v1/audio/speech)."),
+    text: str = typer.Argument(
+        "", help="The prompt (`input` for speech and embeddings, the query for rerank)."
+    ),
     image: list[str] = typer.Option([], "--image", help="Image URL; repeatable."),
     audio: Path | None = typer.Option(None, "--audio", help="Audio file, sent as input_audio."),
     video: list[str] = typer.Option([], "--video", help="Video URL; repeatable."),
+    document: list[str] = typer.Option(
+        [], "--document", help="A document to rank against the query (rerank, score); repeatable."
+    ),
     endpoint: str = typer.Option(CHAT, "--endpoint", help="Which endpoint the body is for."),
     model: str = typer.Option("auto", "--model", help="The request's `model` field."),
     url: str | None = typer.Option(
@@ -37,7 +53,7 @@ def route(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Show how the proxy would route a request: intent, language, model, candidates, why."""
-    body = build_body(text, image, audio, video, endpoint, model)
+    body = build_body(text, image, audio, video, endpoint, model, document)
     base = (url or os.environ.get("MODELYARD_PROXY_URL", DEFAULT_URL)).rstrip("/")
     headers = {}
     if key := os.environ.get("MODELYARD_API_KEY"):
@@ -68,7 +84,15 @@ def build_body(
     videos: list[str],
     endpoint: str,
     model: str,
+    documents: list[str] | None = None,
 ) -> dict[str, Any]:
+    """The body a client would send to `endpoint`, in that API's own shape."""
+    if endpoint == EMBEDDINGS:
+        return {"model": model, "input": text}
+    if endpoint in (RERANK, RERANK_V2):
+        return {"model": model, "query": text, "documents": documents or [text]}
+    if endpoint == SCORE:
+        return {"model": model, "text_1": text, "text_2": documents or [text]}
     if endpoint in AUDIO_UPLOADS:
         # multipart form fields, as JSON: the file's name stands in for the file
         return {"model": model, "prompt": text, "file": audio.name if audio else "audio.wav"}
@@ -82,7 +106,46 @@ def build_body(
     if audio is not None:
         parts.append(_audio_part(audio))
     content: Any = text if parts == [{"type": "text", "text": text}] else parts
+    if endpoint == RESPONSES:
+        return {"model": model, "input": [{"role": "user", "content": _responses_parts(parts)}]}
+    if endpoint in ANTHROPIC:
+        blocks = _anthropic_blocks(parts)
+        return {
+            "model": model,
+            "max_tokens": 256,
+            "messages": [{"role": "user", "content": blocks}],
+        }
     return {"model": model, "messages": [{"role": "user", "content": content}]}
+
+
+def _responses_parts(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Chat parts in the Responses API's spelling."""
+    spelled = []
+    for part in parts:
+        kind = part["type"]
+        if kind == "text":
+            spelled.append({"type": "input_text", "text": part["text"]})
+        elif kind == "image_url":
+            spelled.append({"type": "input_image", "image_url": part["image_url"]["url"]})
+        else:
+            spelled.append(part)
+    return spelled
+
+
+def _anthropic_blocks(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Chat parts as Anthropic's content blocks (images by URL; it has no video or audio)."""
+    blocks: list[dict[str, Any]] = []
+    for part in parts:
+        if part["type"] == "text":
+            blocks.append(part)
+        elif part["type"] == "image_url":
+            url = part["image_url"]["url"]
+            blocks.append({"type": "image", "source": {"type": "url", "url": url}})
+        else:
+            raise typer.BadParameter(
+                f"Anthropic's Messages API has no {part['type']} parts", param_hint="--endpoint"
+            )
+    return blocks
 
 
 def _audio_part(path: Path) -> dict[str, Any]:

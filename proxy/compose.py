@@ -22,7 +22,18 @@ from typing import Any
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from modelyard_config import Config
-from modelyard_config.endpoints import CHAT, SPEECH, TRANSCRIPTIONS
+from modelyard_config.endpoints import (
+    CHAT,
+    COUNT_TOKENS,
+    EMBEDDINGS,
+    MESSAGES,
+    RERANK,
+    RERANK_V2,
+    RESPONSES,
+    SCORE,
+    SPEECH,
+    TRANSCRIPTIONS,
+)
 from modelyard_config.proxy import AudioToTranscript
 from openai_wire.errors import UNAVAILABLE
 from proxy import chat_audio
@@ -40,6 +51,18 @@ from proxy.routing import Routed, route
 log = logging.getLogger("modelyard.proxy")
 
 AUDIO_PARTS = frozenset({"input_audio", "audio_url"})
+# The field that carries what a request asks of a server, per endpoint: the `param` of a 400
+# that says no server can take it.
+_INPUT_FIELD = {
+    CHAT: "messages",
+    MESSAGES: "messages",
+    COUNT_TOKENS: "messages",
+    RESPONSES: "input",
+    EMBEDDINGS: "input",
+    RERANK: "documents",
+    RERANK_V2: "documents",
+    SCORE: "text_2",
+}
 VIDEO_PARTS = frozenset({"video_url", "input_video"})
 Headers = dict[str, str]
 
@@ -70,7 +93,7 @@ class Composer:
                     "request: "
                     + "; ".join(f"{server} {why}" for server, why in plan.skipped)
                     + ". POST /route shows the decision.",
-                    param="messages" if endpoint == CHAT else None,
+                    param=_INPUT_FIELD.get(endpoint),
                 )
             return await self.chain.send(plan, endpoint, body, headers)
         if degradation.kind == "speak":

@@ -70,3 +70,26 @@ def test_the_shipped_configs_let_every_warm_server_sleep() -> None:
     root = project_root()
     for path in [root / "servers.yaml", *sorted(Path(root / "profiles").glob("*.yaml"))]:
         assert warnings(load_config(path)) == [], path
+
+
+def test_a_server_on_an_endpoint_route_without_its_capability_is_warned_about() -> None:
+    data = config(
+        {"chatty": {"capabilities": ["text"]}, "vectors": {"capabilities": ["embedding"]}}
+    )
+    data["routes"] = {"agent": ["chatty"], "embed": ["vectors", "chatty"]}
+    found = dict(warnings(parse_config(data)))
+    assert "chatty lacks embedding" in found["routes.embed"]
+    assert all("vectors" not in why for why in found.values())
+
+
+def test_a_chat_server_on_the_stt_route_beside_whisper_is_not_warned_about() -> None:
+    # the stt intent is sent transcriptions (Whisper) and chats with audio (Qwen2-Audio)
+    data = config(
+        {
+            "hearing": {"capabilities": ["text", "audio_in"]},
+            "whisper": {"capabilities": ["transcription"]},
+            "chatty": {"capabilities": ["text"]},
+        }
+    )
+    data["routes"] = {"agent": ["chatty"], "stt": ["hearing", "whisper"]}
+    assert warnings(parse_config(data)) == []
