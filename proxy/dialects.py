@@ -23,7 +23,7 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from modelyard_config.endpoints import ANTHROPIC, RESPONSES
 from openai_wire import errors as openai_errors
@@ -108,3 +108,24 @@ HANDLERS: dict[Any, Handler] = {
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,
 }
+
+
+def anthropic_upstream_error(response: Response) -> Response:
+    """An upstream's error on an Anthropic path, in Anthropic's shape: vLLM answers a body its
+    schema rejects (a missing field) in OpenAI's shape even on /v1/messages, and a Claude
+    client reads only its own. A body already in Anthropic's shape, or not JSON, passes."""
+    if response.status_code < 400 or isinstance(response, StreamingResponse):
+        return response
+    try:
+        body = json.loads(bytes(response.body))
+    except ValueError:
+        return response
+    if not isinstance(body, dict) or body.get("type") == "error":
+        return response
+    error = body.get("error")
+    said = error.get("message") if isinstance(error, dict) else None
+    message = said or body.get("detail") or f"HTTP {response.status_code}"
+    openai_shaped = {"error": {"message": str(message)}}
+    headers = {k: v for k, v in response.headers.items() if k != "content-length"}
+    reshaped = ANTHROPIC_API.error_body(response.status_code, openai_shaped)
+    return JSONResponse(reshaped, response.status_code, headers)

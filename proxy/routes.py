@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from modelyard_config.endpoints import (
+    ANTHROPIC,
     AUDIO_UPLOADS,
     CHAT,
     ENDPOINTS,
@@ -29,6 +30,7 @@ from proxy.audio_form import read_audio_form, routing_payload
 from proxy.bodies import Body, JsonBody, NoBody
 from proxy.context import ProxyContext
 from proxy.degrade import decide
+from proxy.dialects import anthropic_upstream_error
 from proxy.errors import BadRequestError, ModelNotFoundError
 from proxy.held_responses import held_plan, holder, pinned
 from proxy.request_body import read_json
@@ -141,6 +143,8 @@ async def _answer(
     if rid is not None:
         headers["x-request-id"] = rid
     response = await ctx.composer.serve(routed, endpoint, payload, body, headers)
+    if endpoint in ANTHROPIC:
+        response = anthropic_upstream_error(response)
     # the server that answered lowered max_tokens to its ceiling (bodies.JsonBody.render)
     answered = ctx.config.servers.get(response.headers.get("x-modelyard-model", ""))
     lowered = body.capped(answered.max_tokens) if answered is not None else None
