@@ -53,6 +53,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 # Text generation: the endpoints whose intent the request's content decides. count_tokens is
 # routed as the Messages request it counts would be: the count is the answering model's.
 GENERATION = frozenset({CHAT, COMPLETIONS, RESPONSES, MESSAGES, COUNT_TOKENS})
+# The endpoints whose body bounds the answer's tokens (max_tokens and its kin), so a server's
+# `max_tokens` ceiling applies to them (proxy/bodies.py names the fields).
+TOKEN_BOUNDED = frozenset({CHAT, COMPLETIONS, RESPONSES, MESSAGES})
 # Multipart audio uploads (OpenAI's form, a `file` field).
 AUDIO_UPLOADS = frozenset({TRANSCRIPTIONS, TRANSLATIONS})
 # Pooling models (vLLM's --runner pooling): vectors and scores, never text.

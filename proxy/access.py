@@ -143,7 +143,7 @@ class AccessMiddleware:
 
 def _credentials(headers: list[tuple[bytes, bytes]]) -> bytes | None:
     """`Authorization: Bearer KEY`, as OpenAI's clients send it, or Anthropic's `x-api-key:
-    KEY` (as a bearer header, so that one check reads both); the first when both are sent."""
+    KEY` (as a bearer header, so that one check reads both); Authorization when both are sent."""
     api_key = None
     for name, value in headers:
         if name == b"authorization":

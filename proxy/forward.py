@@ -175,15 +175,20 @@ async def _relay(
     upstream: aiohttp.ClientResponse, first: bytes, dialect: Dialect
 ) -> AsyncIterator[bytes]:
     finished = False
+    last = first
     try:
         yield first
         async for chunk in upstream.content.iter_any():
+            last = chunk
             yield chunk
         finished = True
     except (TimeoutError, aiohttp.ClientError) as exc:
-        yield dialect.stream_error(
+        ending = dialect.stream_error(
             f"upstream stream broke: {type(exc).__name__}: {exc}", "upstream_stream_error"
         )
+        # a stream cut inside an event would swallow the error event's first line: end that
+        # event first (an empty line), as the drain does
+        yield ending if last.endswith(b"\n\n") else b"\n\n" + ending
     finally:
         # A finished stream returns its connection to the pool; a client that went away
         # closes it, so vLLM sees the disconnect and stops generating.

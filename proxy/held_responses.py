@@ -45,8 +45,7 @@ def pinned(config: Config, routed: Routed, held: Holder) -> Routed:
     why = unfit(config.servers[held.server], routed.features)
     if why is not None:
         raise UnsupportedInputError(
-            f"The conversation of previous_response_id is held by {held.server!r}, which "
-            f"{why}.",
+            f"The conversation of previous_response_id is held by {held.server!r}, which {why}.",
             param="previous_response_id",
         )
     route = route_of(config, held.server)

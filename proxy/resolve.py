@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from modelyard_config import Config
-from modelyard_config.endpoints import GENERATION, NEEDS
+from modelyard_config.endpoints import GENERATION, NEEDS, TOKEN_BOUNDED
 from modelyard_config.servers import ServerSpec
 from proxy.classify.features import Features
 from proxy.errors import ModelNotFoundError
@@ -123,7 +123,8 @@ def unfit(spec: ServerSpec, features: Features) -> str | None:
         return f"cannot take {', '.join(missing)} (capabilities: {', '.join(spec.capabilities)})"
     if spec.max_model_len is not None:
         asked = features.max_tokens or 0
-        if spec.max_tokens is not None:  # the body this server gets carries its ceiling
+        # the body this server gets carries its ceiling, if it generates at all
+        if spec.max_tokens is not None and features.endpoint in TOKEN_BOUNDED:
             asked = min(asked, spec.max_tokens) if asked else spec.max_tokens
         tokens = features.prompt_chars // CHARS_PER_TOKEN + asked
         if tokens > spec.max_model_len:

@@ -44,7 +44,7 @@ def _check_message(message: object, where: str, counter: Counter) -> None:
     if not isinstance(message, dict):
         raise BadRequestError(f"'{where}' must be an object.", param=where)
     role = message.get("role")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:  # a dict or list is unhashable
         raise BadRequestError(
             f"'{where}.role' must be 'user' or 'assistant'; got {role!r}.", param=f"{where}.role"
         )
@@ -69,27 +69,35 @@ def chat_view(payload: dict[str, Any]) -> dict[str, Any]:
         messages.append({"role": "system", "content": system})
     for message in payload.get("messages") or []:
         if isinstance(message, dict) and isinstance(message.get("role"), str):
-            messages.append({"role": message["role"], "content": _parts(message.get("content"))})
+            messages += _turn(message["role"], message.get("content"))
     view: dict[str, Any] = {"messages": messages, "tools": payload.get("tools")}
     view["max_tokens"] = payload.get("max_tokens")
     return view
 
 
-def _parts(content: object) -> str | list[dict[str, Any]]:
-    if isinstance(content, str) or not isinstance(content, list):
-        return content if isinstance(content, str) else ""
-    parts: list[dict[str, Any]] = []
-    for block in content:
-        if not isinstance(block, dict):
-            continue
-        kind = str(block.get("type"))
-        if kind == "text":
-            parts.append({"type": "text", "text": block.get("text")})
-        elif kind == "tool_result":
-            parts.append({"type": "text", "text": _text(block.get("content"))})
-        else:
-            parts.append({"type": _PART_TYPES.get(kind, kind)})
-    return parts
+def _turn(role: str, content: object) -> list[dict[str, Any]]:
+    """One turn as chat messages. Its tool_result blocks are tool messages of their own, as
+    the Responses API's function_call_output is: Anthropic carries a tool's output in a user
+    turn, and read as the user's words, an agent loop would be classified turn by turn by
+    whatever file or page its tools read."""
+    if not isinstance(content, list):
+        return [{"role": role, "content": content if isinstance(content, str) else ""}]
+    blocks = [block for block in content if isinstance(block, dict)]
+    results = [b for b in blocks if b.get("type") == "tool_result"]
+    rest = [_part(b) for b in blocks if b.get("type") != "tool_result"]
+    turn: list[dict[str, Any]] = [
+        {"role": "tool", "content": _text(b.get("content"))} for b in results
+    ]
+    if rest or not results:
+        turn.append({"role": role, "content": rest})
+    return turn
+
+
+def _part(block: dict[str, Any]) -> dict[str, Any]:
+    kind = str(block.get("type"))
+    if kind == "text":
+        return {"type": "text", "text": block.get("text")}
+    return {"type": _PART_TYPES.get(kind, kind)}
 
 
 def _text(value: object) -> str:

@@ -4,7 +4,8 @@
   of integers, or of such arrays); `encoding_format` float or base64; `dimensions` where the
   model allows it (the server says when it does not).
 - `/v1/rerank` and `/v2/rerank` (Jina's and Cohere's shape): `query` and `documents`.
-- `/v1/score`: `text_1` and `text_2` (vLLM's), or `queries`/`documents`-style lists.
+- `/v1/score`: `text_1` and `text_2`, or vLLM's other spellings of the pair: `queries` with
+  `documents` or with `items`.
 
 The proxy reads the text only to detect the language (x-modelyard-language goes along, as for
 chat) and to size the request against a server's context; the body goes on untouched.
@@ -19,6 +20,8 @@ from modelyard_config.limits import Limits
 from proxy.errors import BadRequestError
 
 ENCODINGS = frozenset({"float", "base64"})
+# The two sides of a score request, as vLLM spells them.
+SCORE_PAIRS = (("text_1", "text_2"), ("queries", "documents"), ("queries", "items"))
 
 
 def check(endpoint: str, payload: dict[str, Any], limits: Limits) -> None:
@@ -35,7 +38,7 @@ def check_embeddings(payload: dict[str, Any], limits: Limits) -> None:
     if not items:
         raise BadRequestError("'input' must not be empty.", param="input")
     fmt = payload.get("encoding_format")
-    if fmt is not None and fmt not in ENCODINGS:
+    if fmt is not None and (not isinstance(fmt, str) or fmt not in ENCODINGS):
         raise BadRequestError(
             f"'encoding_format' must be 'float' or 'base64'; got {fmt!r}.", param="encoding_format"
         )
@@ -59,7 +62,7 @@ def check_rerank(payload: dict[str, Any], limits: Limits) -> None:
 
 
 def check_score(payload: dict[str, Any], limits: Limits) -> None:
-    for field in ("text_1", "text_2"):
+    for field in _score_pair(payload):
         if field not in payload:
             raise BadRequestError(f"'{field}' is required.", param=field)
         items = _batch(payload[field], field, limits)
@@ -72,9 +75,18 @@ def texts(endpoint: str, payload: dict[str, Any]) -> list[str]:
     if endpoint == EMBEDDINGS:
         return _strings(payload.get("input"))
     if endpoint == SCORE:
-        return _strings(payload.get("text_1")) + _strings(payload.get("text_2"))
+        first, second = _score_pair(payload)
+        return _strings(payload.get(first)) + _strings(payload.get(second))
     query = payload.get("query")
     return ([query] if isinstance(query, str) else []) + _strings(payload.get("documents"))
+
+
+def _score_pair(payload: dict[str, Any]) -> tuple[str, str]:
+    """The spelling a score request uses: the first pair it holds both sides of, else the
+    first it holds one side of (so that the 400 names the side that is missing)."""
+    whole = [pair for pair in SCORE_PAIRS if pair[0] in payload and pair[1] in payload]
+    begun = [pair for pair in SCORE_PAIRS if pair[0] in payload]
+    return (whole or begun or [SCORE_PAIRS[0]])[0]
 
 
 def _batch(
@@ -90,14 +102,14 @@ def _batch(
         return [value]
     if not isinstance(value, list):
         raise BadRequestError(f"'{field}' must be a string or an array.", param=field)
+    if allow_tokens and value and all(_is_int(v) for v in value):
+        return [value]  # one input as token ids: as long as a text, not a batch
     if len(value) > limits.batch_inputs:
         raise BadRequestError(
             f"'{field}' holds {len(value)} items; the limit is {limits.batch_inputs} "
             "(proxy.limits.batch_inputs).",
             param=field,
         )
-    if allow_tokens and value and all(_is_int(v) for v in value):
-        return value  # one input as token ids
     for i, item in enumerate(value):
         if isinstance(item, str):
             continue

@@ -59,7 +59,7 @@ def _check_item(item: object, where: str, counter: Counter) -> None:
             raise BadRequestError(f"'{where}.type' must be a string.", param=f"{where}.type")
         return  # function_call, function_call_output, reasoning, item_reference: the server's
     role = item.get("role")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:  # a dict or list is unhashable
         raise BadRequestError(
             f"'{where}.role' must be one of {', '.join(sorted(ROLES))}; got {role!r}.",
             param=f"{where}.role",
