@@ -2,11 +2,12 @@
 reaches its route, in a pure-ASGI middleware.
 
 A key comes as `Authorization: Bearer KEY` (OpenAI's clients) or `x-api-key: KEY` (Anthropic's).
-Which paths need a key is decided here and nowhere else: `/v1/*` and `/route` whenever there
-are keys, `/metrics` too when `proxy.access.metrics_need_key` is set. Pure ASGI, not
-BaseHTTPMiddleware: the slot a request holds against its key's `max_concurrent` is released
-only when `await app(...)` returns, which for a stream is after its last byte or after the
-client went away, never when the handler returns its response object. Measured on the shared
+Which paths need a key is decided here and nowhere else: `/v1/*`, `/v2/*` (Cohere's rerank)
+and `/route` whenever there are keys, `/metrics` too when `proxy.access.metrics_need_key` is
+set. Pure ASGI, not BaseHTTPMiddleware: the slot a request holds against its key's
+`max_concurrent` is released only when `await app(...)` returns, which for a stream is after
+its last byte or after the client went away, never when the handler returns its response
+object. Measured on the shared
 2-core dev box, a key with both limits against a bare ASGI app, 200,000 calls: +10 µs a request
 with one key, +12 µs with ten (a SHA-256 and one compare per key).
 """
@@ -57,7 +58,7 @@ class Access:
         if not self.keys:
             return False
         return (
-            path.startswith("/v1/")
+            path.startswith(("/v1/", "/v2/"))
             or path == "/route"
             or (path == "/metrics" and self.metrics_need_key)
         )
@@ -89,7 +90,7 @@ def build_access(
     settings = config.proxy
     keys = load_keys(settings, environ)
     if keys:
-        log.info("proxy: %d API key(s); /v1/* and /route need one", len(keys))
+        log.info("proxy: %d API key(s); /v1/*, /v2/* and /route need one", len(keys))
     else:
         log.warning(
             "proxy: no API keys (proxy.access.keys, proxy.api_keys, $%s, keys_file): it answers "

@@ -12,8 +12,8 @@ The time runs to the last byte of the body (a stream's too); model and route are
 
 Pure ASGI, not BaseHTTPMiddleware, which runs the app in a task of its own and passes a
 stream through a memory channel. A bug the app did not answer still gets its id: the last
-resort answer (openai_wire.errors.handle_unexpected) is sent from here, inside Starlette's
-ServerErrorMiddleware, which then only re-raises.
+resort answer (dialects.handle_unexpected, in the shape of the path's API) is sent from
+here, inside Starlette's ServerErrorMiddleware, which then only re-raises.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import time
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from openai_wire.errors import handle_unexpected
+from proxy.dialects import handle_unexpected
 
 log = logging.getLogger("modelyard.proxy")
 

@@ -340,6 +340,10 @@ async def test_a_wrong_key_is_refused_in_the_shape_of_the_paths_api(keyed: Stack
     anthropic_error(missing, 401, "authentication_error")
     on_chat = await keyed.client.post(CHAT, json=chat_body(), headers=wrong)
     assert openai_error(on_chat, 401)["code"] == "invalid_api_key"
+    # Cohere's /v2/rerank sits outside /v1/ and needs a key all the same
+    rerank = {"model": "auto", "query": "a", "documents": ["a", "b"]}
+    on_v2 = await keyed.client.post("/v2/rerank", json=rerank)
+    assert openai_error(on_v2, 401)["code"] == "invalid_api_key"
     assert all(not u.seen for u in keyed.upstreams.values())
 
 
