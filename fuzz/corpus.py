@@ -1,7 +1,8 @@
 """Malformed requests, one per way a body can be wrong: what a schema-driven fuzzer rarely
 makes (bodies that are not JSON at all, nesting past Python's recursion limit, multipart with
-no boundary or non-UTF-8 names). The proxy must answer every one with a 4xx in OpenAI's error
-shape, never a 5xx.
+no boundary or non-UTF-8 names, a response id with a slash in the path). The proxy must answer
+every one with a 4xx in the error shape of the API it was sent to (`well_shaped`: Anthropic's
+for the Messages API, OpenAI's for the rest), never a 5xx.
 
 Run twice: in `make test` against the in-process app (tests/component/test_fuzz_corpus.py),
 and by `make fuzz` against a real `modelyard up` (fuzz/run.py).
@@ -14,7 +15,21 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from modelyard_config.endpoints import CHAT, COMPLETIONS, SPEECH, TRANSCRIPTIONS, TRANSLATIONS
+from modelyard_config.endpoints import (
+    ANTHROPIC,
+    CHAT,
+    COMPLETIONS,
+    COUNT_TOKENS,
+    EMBEDDINGS,
+    MESSAGES,
+    RERANK,
+    RERANK_V2,
+    RESPONSES,
+    SCORE,
+    SPEECH,
+    TRANSCRIPTIONS,
+    TRANSLATIONS,
+)
 
 JSON = "application/json"
 BOUNDARY = "fuzzboundary"
@@ -260,11 +275,259 @@ def protocol_cases() -> list[Case]:
         Case("text/plain with JSON", CHAT, _chat("hi"), "text/plain"),
         Case("/route unknown endpoint", "/route?endpoint=/v1/nope", _chat("hi")),
         Case("/route for an upload, JSON body", f"/route?endpoint={TRANSCRIPTIONS}", b"{}"),
+        *[
+            Case(f"/route for {p}, empty body", f"/route?endpoint={p}", b"{}")
+            for p in (EMBEDDINGS, RERANK, SCORE, RESPONSES, MESSAGES, COUNT_TOKENS)
+        ],
+        Case("POST on /health", "/health", b"{}"),
+        Case("model id with a slash", "/v1/models/a/b", b"", None, "GET"),
+        Case("model id NUL", "/v1/models/%00", b"", None, "GET"),
+        Case("model id 10000 chars", "/v1/models/" + "m" * 10_000, b"", None, "GET"),
+        Case("model id non-ASCII", "/v1/models/%F0%9F%98%80", b"", None, "GET"),
     ]
 
 
+def _on(path: str, named: dict[str, Any]) -> list[Case]:
+    api = path.removeprefix("/v1/").replace("/", " ")
+    return [Case(f"{api}: {name}", path, _json(body)) for name, body in named.items()]
+
+
+def _broken_json(*paths: str) -> list[Case]:
+    broken = [b"", b"{", b"[", b"null", b'"text"', b"\xff\xfe{"]
+    return [Case(f"broken json {b!r} on {p}", p, b) for b in broken for p in paths]
+
+
+def _deep(*paths: str) -> list[Case]:
+    return [Case(f"deep nesting on {p}", p, _deep_json(5000)) for p in paths] + [
+        Case(f"deep objects on {p}", p, ('{"a":' * 5000 + "1" + "}" * 5000).encode()) for p in paths
+    ]
+
+
+MANY = 3000  # past proxy.limits.batch_inputs and .messages (2,048 each)
+_HI = [{"role": "user", "content": "hi"}]
+# A good body for each API beyond chat, which the fake fleet answers with a 200: proof that a
+# 5xx to the malformed ones is the proxy's own.
+GOOD = {
+    EMBEDDINGS: {"input": ["a", "b"]},
+    RERANK: {"query": "a", "documents": ["a", "b"]},
+    RERANK_V2: {"query": "a", "documents": [{"text": "a"}]},
+    SCORE: {"text_1": "a", "text_2": ["a", "b"]},
+    RESPONSES: {"input": "hi"},
+    MESSAGES: {"messages": _HI, "max_tokens": 8},
+    COUNT_TOKENS: {"messages": _HI},
+}
+
+
+def pooling_cases() -> list[Case]:
+    """Embeddings, rerank (both shapes) and score: wrong types, empty and oversized batches."""
+    embed = {
+        "input absent": {"model": "auto"},
+        "input null": {"input": None},
+        "input a number": {"input": 5},
+        "input an object": {"input": {"text": "x"}},
+        "input empty list": {"input": []},
+        "input a bool list": {"input": [True, False]},
+        "input mixed": {"input": ["a", 1]},
+        "input nested strings": {"input": [["a", "b"]]},
+        "input float token ids": {"input": [1.5, 2.5]},
+        "input token ids and strings": {"input": [[1, 2], "a"]},
+        f"input {MANY} strings": {"input": ["x"] * MANY},
+        f"input {MANY} token lists": {"input": [[1]] * MANY},
+        "input nested 60": {"input": _nested(60)},
+        "encoding_format hex": {"input": "a", "encoding_format": "hex"},
+        "encoding_format a number": {"input": "a", "encoding_format": 5},
+        # unhashable, where the proxy looked a value up in a set: a 500 that schemathesis found
+        "encoding_format an object": {"input": "a", "encoding_format": {}},
+        "encoding_format a list": {"input": "a", "encoding_format": [None]},
+        "dimensions a string": {"input": "a", "dimensions": "8"},
+        "dimensions zero": {"input": "a", "dimensions": 0},
+        "dimensions negative": {"input": "a", "dimensions": -1},
+        "dimensions a bool": {"input": "a", "dimensions": True},
+        "model a number": {"input": "a", "model": 5},
+        "NUL in input": {"input": "a\x00b"},
+    }
+    rerank = {
+        "query absent": {"documents": ["a"]},
+        "query a number": {"query": 5, "documents": ["a"]},
+        "query a list": {"query": ["q"], "documents": ["a"]},
+        "query empty": {"query": "  ", "documents": ["a"]},
+        "documents absent": {"query": "q"},
+        "documents a number": {"query": "q", "documents": 5},
+        "documents an object": {"query": "q", "documents": {"text": "a"}},
+        "documents empty": {"query": "q", "documents": []},
+        "document a number": {"query": "q", "documents": [1]},
+        "document text a number": {"query": "q", "documents": [{"text": 5}]},
+        "document an empty object": {"query": "q", "documents": [{}]},
+        "document null": {"query": "q", "documents": [None]},
+        f"documents {MANY}": {"query": "q", "documents": ["d"] * MANY},
+        "top_n a string": {"query": "q", "documents": ["a"], "top_n": "3"},
+        "top_n negative": {"query": "q", "documents": ["a"], "top_n": -1},
+        "top_n a bool": {"query": "q", "documents": ["a"], "top_n": True},
+        "top_n huge": {"query": "q", "documents": ["a"], "top_n": 10**30},
+    }
+    score = {
+        "text_1 absent": {"text_2": "b"},
+        "text_2 absent": {"text_1": "a"},
+        "text_1 a number": {"text_1": 5, "text_2": "b"},
+        "text_2 an object": {"text_1": "a", "text_2": {"text": "b"}},
+        "text_1 empty list": {"text_1": [], "text_2": "b"},
+        "text_2 holds a number": {"text_1": "a", "text_2": ["b", 1]},
+        "text_1 null": {"text_1": None, "text_2": "b"},
+        f"text_2 {MANY}": {"text_1": "a", "text_2": ["b"] * MANY},
+    }
+    cases = _on(EMBEDDINGS, embed) + _on(SCORE, score)
+    cases += _on(RERANK, rerank) + _on(RERANK_V2, rerank)
+    cases += _broken_json(EMBEDDINGS, RERANK, RERANK_V2, SCORE) + _deep(EMBEDDINGS, SCORE)
+    cases.append(Case("embeddings: huge input (8 MB)", EMBEDDINGS, _json({"input": "e" * 8 * MB})))
+    return cases
+
+
+def responses_cases() -> list[Case]:
+    """The Responses API: its body, and response ids in the body and in the path."""
+    user = [{"role": "user", "content": "x"}]
+    bodies: dict[str, Any] = {
+        "input absent": {"model": "auto"},
+        "input a number": {"input": 5},
+        "input null": {"input": None},
+        "input an object": {"input": {"role": "user", "content": "x"}},
+        "input empty list": {"input": []},
+        "item a number": {"input": [1]},
+        "item a string": {"input": ["hi"]},
+        "role a number": {"input": [{"role": 5, "content": "x"}]},
+        "role unknown": {"input": [{"role": "wizard", "content": "x"}]},
+        "role an object": {"input": [{"role": {}, "content": "x"}]},  # was a 500: unhashable
+        "role a list": {"input": [{"type": "message", "role": [], "content": "x"}]},
+        "content a number": {"input": [{"role": "user", "content": 5}]},
+        "content an object": {"input": [{"role": "user", "content": {"text": "x"}}]},
+        "part type a number": {"input": [{"role": "user", "content": [{"type": 1}]}]},
+        "part a string": {"input": [{"role": "user", "content": ["text"]}]},
+        "part text a number": {
+            "input": [{"role": "user", "content": [{"type": "input_text", "text": 5}]}]
+        },
+        "item type a number": {"input": [{"type": 5}]},
+        "function output a number": {"input": [{"type": "function_call_output", "output": 5}]},
+        f"{MANY} items": {"input": user * MANY},
+        "instructions a number": {"input": "x", "instructions": 5},
+        "instructions a list": {"input": "x", "instructions": ["be brief"]},
+        "previous_response_id a number": {"input": "x", "previous_response_id": 5},
+        "previous_response_id a list": {"input": "x", "previous_response_id": ["resp_1"]},
+        "previous_response_id empty": {"input": "x", "previous_response_id": ""},
+        "previous_response_id with a slash": {"input": "x", "previous_response_id": "resp/../x"},
+        "previous_response_id 200 chars": {"input": "x", "previous_response_id": "r" * 200},
+        "previous_response_id with NUL": {"input": "x", "previous_response_id": "resp_\x00"},
+        "previous_response_id unknown": {"input": "x", "previous_response_id": "resp_unknown"},
+        "max_output_tokens a string": {"input": "x", "max_output_tokens": "many"},
+        "max_output_tokens zero": {"input": "x", "max_output_tokens": 0},
+        "max_output_tokens a bool": {"input": "x", "max_output_tokens": True},
+        "max_output_tokens a float": {"input": "x", "max_output_tokens": 1.5},
+        "stream a string": {"input": "x", "stream": "yes"},
+        "model a number": {"input": "x", "model": 5},
+        "tools a string": {"input": "x", "tools": "all of them"},
+        "content nested 60": {"input": [{"role": "user", "content": _nested(60)}]},
+    }
+    cases = _on(RESPONSES, bodies) + _broken_json(RESPONSES) + _deep(RESPONSES)
+    # to a named route: no classification, so the whole body goes through
+    huge = {"model": "agent", "input": "r" * 8 * MB}
+    cases.append(Case("responses: huge input (8 MB)", RESPONSES, _json(huge)))
+    ids = {
+        "unknown": "resp_0123456789abcdef",
+        "200 chars": "r" * 200,
+        "a slash": "resp_a/b",
+        "an encoded slash": "resp_a%2Fb",
+        "dot segments": "..%2F..%2Fhealth",
+        "NUL": "resp_%00",
+        "a newline": "resp_%0Ax",
+        "non-ASCII": "resp_%E2%80%AE%F0%9F%98%80",
+        "a query": "resp_x?stream=true&starting_after=-1",
+    }
+    for name, rid in ids.items():
+        cases.append(Case(f"GET response: {name}", f"{RESPONSES}/{rid}", b"", None, "GET"))
+        cancel = f"{RESPONSES}/{rid.split('?')[0]}/cancel"
+        cases.append(Case(f"cancel response: {name}", cancel, b"", None))
+    cases.append(Case("GET on cancel", f"{RESPONSES}/resp_x/cancel", b"", None, "GET"))
+    cases.append(Case("DELETE a response", f"{RESPONSES}/resp_x", b"", None, "DELETE"))
+    return cases
+
+
+def messages_cases() -> list[Case]:
+    """Anthropic's Messages API and its count_tokens: answered in Anthropic's error shape."""
+    hi = [{"role": "user", "content": "hi"}]
+    bodies: dict[str, Any] = {
+        "messages absent": {"max_tokens": 8},
+        "messages a string": {"messages": "hi", "max_tokens": 8},
+        "messages an object": {"messages": {"role": "user"}, "max_tokens": 8},
+        "messages empty": {"messages": [], "max_tokens": 8},
+        "message a number": {"messages": [1], "max_tokens": 8},
+        "message null": {"messages": [None], "max_tokens": 8},
+        "role system": {"messages": [{"role": "system", "content": "x"}], "max_tokens": 8},
+        "role a number": {"messages": [{"role": 5, "content": "x"}], "max_tokens": 8},
+        "role an object": {"messages": [{"role": {}, "content": "x"}], "max_tokens": 8},
+        "role a list": {"messages": [{"role": ["user"], "content": "x"}], "max_tokens": 8},
+        "content a number": {"messages": [{"role": "user", "content": 5}], "max_tokens": 8},
+        "content null": {"messages": [{"role": "user", "content": None}], "max_tokens": 8},
+        "block type a number": {
+            "messages": [{"role": "user", "content": [{"type": 1}]}],
+            "max_tokens": 8,
+        },
+        "block a string": {"messages": [{"role": "user", "content": ["hi"]}], "max_tokens": 8},
+        "block text a number": {
+            "messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}],
+            "max_tokens": 8,
+        },
+        "image source a string": {
+            "messages": [{"role": "user", "content": [{"type": "image", "source": "x"}]}],
+            "max_tokens": 8,
+        },
+        "tool_result content a number": {
+            "messages": [
+                {"role": "user", "content": [{"type": "tool_result", "content": 5}]},
+            ],
+            "max_tokens": 8,
+        },
+        f"{MANY} messages": {"messages": hi * MANY, "max_tokens": 8},
+        "system a number": {"messages": hi, "system": 5, "max_tokens": 8},
+        "system an object": {"messages": hi, "system": {"text": "x"}, "max_tokens": 8},
+        "system block a number": {"messages": hi, "system": [1], "max_tokens": 8},
+        "system block an image": {"messages": hi, "system": [{"type": "image"}], "max_tokens": 8},
+        "max_tokens absent": {"messages": hi},
+        "max_tokens a string": {"messages": hi, "max_tokens": "many"},
+        "max_tokens zero": {"messages": hi, "max_tokens": 0},
+        "max_tokens negative": {"messages": hi, "max_tokens": -1},
+        "max_tokens a bool": {"messages": hi, "max_tokens": True},
+        "max_tokens a float": {"messages": hi, "max_tokens": 1.5},
+        "max_tokens huge": {"messages": hi, "max_tokens": 10**30},
+        "model a number": {"messages": hi, "max_tokens": 8, "model": 5},
+        "stream a string": {"messages": hi, "max_tokens": 8, "stream": "yes"},
+        "content nested 60": {
+            "messages": [{"role": "user", "content": _nested(60)}],
+            "max_tokens": 8,
+        },
+    }
+    counts: dict[str, Any] = {
+        "messages absent": {"system": "x"},
+        "message a number": {"messages": [1]},
+        "role an object": {"messages": [{"role": {}, "content": ""}]},  # was a 500: unhashable
+        "system a number": {"messages": hi, "system": 5},
+        "max_tokens a string": {"messages": hi, "max_tokens": "x"},
+        f"{MANY} messages": {"messages": hi * MANY},
+    }
+    cases = _on(MESSAGES, bodies) + _on(COUNT_TOKENS, counts)
+    cases += _broken_json(MESSAGES, COUNT_TOKENS) + _deep(MESSAGES, COUNT_TOKENS)
+    huge = {"model": "agent", "messages": [{"role": "user", "content": "m" * 8 * MB}]}
+    cases.append(Case("messages: huge content (8 MB)", MESSAGES, _json({**huge, "max_tokens": 8})))
+    return cases
+
+
 def cases() -> list[Case]:
-    return json_cases() + hostile_cases() + upload_cases() + protocol_cases()
+    return (
+        json_cases()
+        + hostile_cases()
+        + upload_cases()
+        + protocol_cases()
+        + pooling_cases()
+        + responses_cases()
+        + messages_cases()
+    )
 
 
 def slow_cases() -> list[Case]:
@@ -275,6 +538,28 @@ def slow_cases() -> list[Case]:
         Case("huge content string, classified (1 MB)", CHAT, _chat("a" * MB)),
         Case("huge prompt, classified (1 MB)", COMPLETIONS, _json({"prompt": "p" * MB})),
     ]
+
+
+def well_shaped(path: str, body: bytes) -> bool:
+    """An error body in the shape of the API at `path` (its query string aside)."""
+    if path.split("?", 1)[0] in ANTHROPIC:
+        return anthropic_shaped(body)
+    return openai_shaped(body)
+
+
+def anthropic_shaped(body: bytes) -> bool:
+    """`{"type": "error", "error": {"type": str, "message": str}}`, Anthropic's."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return False
+    error = payload.get("error") if isinstance(payload, dict) else None
+    return (
+        payload.get("type") == "error"
+        and isinstance(error, dict)
+        and isinstance(error.get("type"), str)
+        and isinstance(error.get("message"), str)
+    )
 
 
 def openai_shaped(body: bytes) -> bool:

@@ -8,13 +8,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-# name: capabilities, one fake per kind of server the profile's routes need
+# name: capabilities, one fake per kind of server the profile's routes need, and the pooling
+# models the shipped embed and rerank intents need a route to (vLLM serves the Responses and
+# Messages APIs for every chat model)
 SERVERS = {
-    "fake-text": ["text", "tools"],
-    "fake-vision": ["text", "image", "video"],
-    "fake-hearing": ["text", "audio_in"],
+    "fake-text": ["text", "tools", "responses", "messages"],
+    "fake-vision": ["text", "image", "video", "responses", "messages"],
+    "fake-hearing": ["text", "audio_in", "responses", "messages"],
     "fake-stt": ["transcription"],
     "fake-tts": ["speech"],
+    "fake-embed": ["embedding"],
+    "fake-rerank": ["rerank"],
 }
 ROUTES = {
     "agent": ["fake-text"],
@@ -23,6 +27,8 @@ ROUTES = {
     "avatar": ["fake-vision"],
     "multimodal": ["fake-vision"],
     "video": ["fake-vision"],
+    "embed": ["fake-embed"],
+    "rerank": ["fake-rerank"],
 }
 
 

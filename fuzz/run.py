@@ -4,7 +4,7 @@ The stack is the CPU profile over a fake fleet (fuzz/fleet.py) on free ports: ev
 is up and answers at once, so every 5xx counts as a proxy fault (none is excused as "upstream
 down"); they are listed by status and error code with examples. Prints the inputs tried, the
 5xx count, and the RSS of the `modelyard up` process before and after. Exit status 1 on any
-5xx or non-OpenAI-shaped error.
+5xx or an error not in its API's shape (Anthropic's on the Messages API, else OpenAI's).
 
     .venv/bin/python -m fuzz.run [--examples N] [--seed S]
 """
@@ -21,16 +21,17 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
 
-from fuzz.corpus import Case, cases, openai_shaped, slow_cases
+from fuzz.corpus import GOOD, Case, cases, slow_cases, well_shaped
 from fuzz.fleet import fake_fleet
 from harness.stack import Stack, fake_server, running_stack, stack_config
 
 SCHEMATHESIS = str(Path(sys.executable).with_name("st"))
-OPERATIONS = 8  # in proxy/openapi.py
+OPERATIONS = 19  # in proxy/openapi.py
 
 
 @dataclass
@@ -39,13 +40,13 @@ class Tally:
     statuses: Counter[int] = field(default_factory=Counter)
     faults: list[str] = field(default_factory=list)  # 5xx or badly shaped errors, described
 
-    def count(self, what: str, status: int, body: bytes) -> None:
+    def count(self, what: str, path: str, status: int, body: bytes) -> None:
         self.tried += 1
         self.statuses[status] += 1
         if status >= 500:
             self.faults.append(f"{status} {_code(body)}: {what} -> {body[:300]!r}")
-        elif status >= 400 and not openai_shaped(body):
-            self.faults.append(f"{status} not OpenAI-shaped: {what} -> {body[:300]!r}")
+        elif status >= 400 and not well_shaped(path, body):
+            self.faults.append(f"{status} misshapen: {what} -> {body[:300]!r}")
 
     @property
     def server_errors(self) -> int:
@@ -53,9 +54,11 @@ class Tally:
 
 
 def _code(body: bytes) -> str:
+    """The error's code (OpenAI's shape) or type (Anthropic's)."""
     try:
-        return str(json.loads(body)["error"]["code"])
-    except (ValueError, KeyError, TypeError):
+        error = json.loads(body)["error"]
+        return str(error.get("code") or error["type"])
+    except (ValueError, KeyError, TypeError, AttributeError):
         return "?"
 
 
@@ -89,6 +92,8 @@ def warm(stack: Stack) -> None:
             timeout=60,
         ),
     }
+    for path, body in GOOD.items():
+        answers[path] = httpx.post(base + path, json=body, timeout=60)
     for name, response in answers.items():
         assert response.status_code == 200, f"{name}: {response.status_code} {response.text}"
 
@@ -115,7 +120,8 @@ def run_schemathesis(stack: Stack, examples: int, seed: int, har: Path, tally: T
         request, response = entry["request"], entry["response"]
         sent = (request.get("postData") or {}).get("text", "")[:200]
         body = ((response.get("content") or {}).get("text") or "").encode()
-        tally.count(f"{request['method']} {request['url']} {sent!r}", response["status"], body)
+        what = f"{request['method']} {request['url']} {sent!r}"
+        tally.count(what, urlsplit(request["url"]).path, response["status"], body)
 
 
 def run_corpus(stack: Stack, corpus: list[Case], tally: Tally, timeout: float = 300) -> None:
@@ -134,7 +140,7 @@ def run_corpus(stack: Stack, corpus: list[Case], tally: Tally, timeout: float = 
             took = time.monotonic() - started
             if took > 1:
                 print(f"  slow: {case.name}: {response.status_code} in {took:.1f} s", flush=True)
-            tally.count(case.name, response.status_code, response.content)
+            tally.count(case.name, case.path, response.status_code, response.content)
 
 
 def report(name: str, tally: Tally) -> None:
@@ -149,7 +155,9 @@ def report(name: str, tally: Tally) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--examples", type=int, default=700, help="per operation (8 of them)")
+    parser.add_argument(
+        "--examples", type=int, default=700, help=f"per operation ({OPERATIONS} of them)"
+    )
     parser.add_argument("--seed", type=int, default=20251)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="modelyard-fuzz-") as name:

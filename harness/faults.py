@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 
@@ -23,6 +24,41 @@ BROKEN = {
     "startup_timeout": 60,
 }
 
+
+# The fault suite of each API beyond chat (test_api_faults.py): chat, the Responses API,
+# Anthropic's Messages and embeddings, each with a primary of its own that answers HTTP 500 (so
+# that no breaker it trips is another test's), in front of fakes. Fakes as fallbacks too: the
+# fallback path does not depend on what answers, and a fake answers in milliseconds, and
+# streams for as long as a test needs it to (`--stream-delay`), which tiny vLLM does not on cue.
+GENERATES = ["text", "tools", "responses", "messages"]
+FAILS = ("--fail-status", "500")
+LONG = ("--stream-delay", "0.2", "--stream-tokens", "50")  # 10 s: killed after its first event
+
+
+def _fake(*flags: str, capabilities: list[str]) -> dict[str, Any]:
+    return fake_server(*flags, gpu_memory_gb=0.1, capabilities=capabilities)
+
+
+API_SERVERS = {
+    "api-down-chat": _fake(*FAILS, capabilities=GENERATES),
+    "api-down-responses": _fake(*FAILS, capabilities=GENERATES),
+    "api-down-messages": _fake(*FAILS, capabilities=GENERATES),
+    "api-down-embed": _fake(*FAILS, capabilities=["embedding"]),
+    "api-answerer": _fake("--echo", "--stream-delay", "0", capabilities=GENERATES),
+    "api-embedder": _fake(capabilities=["embedding"]),
+    # one per API: each test kills its own
+    "api-long-chat": _fake(*LONG, capabilities=GENERATES),
+    "api-long-responses": _fake(*LONG, capabilities=GENERATES),
+    "api-long-messages": _fake(*LONG, capabilities=GENERATES),
+    # keeps the Responses API responses it made, until the test unloads it
+    "api-holder": _fake("--echo", capabilities=["text", "responses"]),
+}
+API_ROUTES = {
+    "api-chat": ["api-down-chat", "api-answerer"],
+    "api-responses": ["api-down-responses", "api-answerer"],
+    "api-messages": ["api-down-messages", "api-answerer"],
+    "api-embed": ["api-down-embed", "api-embedder"],
+}
 
 # Primaries that fail in each way the fault suite covers (test_faults.py), each in front of
 # the real tiny-qwen-a. Servers of their own, so that their circuit breakers trip nothing else.
@@ -42,6 +78,7 @@ FAULTY = {
         "startup_timeout": 60,
         "capabilities": ["transcription"],
     },
+    **API_SERVERS,
 }
 FAULT_ROUTES = {
     "fault-crash": ["crasher", "tiny-qwen-a"],
@@ -54,6 +91,7 @@ FAULT_ROUTES = {
     "fault-speech-down": ["stt-crasher", "stt-dead"],
     "fault-sidecar-down": ["stt-dead", "tiny-whisper"],
     "fault-video": ["video-crasher"],
+    **API_ROUTES,
 }
 
 

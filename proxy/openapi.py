@@ -2,10 +2,13 @@
 
 Point any OpenAPI tool at it: a client generator, an API explorer (Swagger UI, Scalar), or a
 fuzzer (`make fuzz` runs schemathesis against it, fuzz/run.py). It describes what this proxy
-accepts, not all of OpenAI's API: the request fields OpenAI documents that clients commonly
-send, with `additionalProperties` allowed (extra fields pass through to vLLM untouched); every
-error in OpenAI's shape (`{"error": {"message", "type", "param", "code"}}`); and the bearer key
-that `proxy.access` asks for on `/v1/*` and `/route` when keys are configured.
+accepts, not all of OpenAI's (or Anthropic's) API: the request fields their documentation
+lists that clients commonly send, with `additionalProperties` allowed (extra fields pass
+through to vLLM untouched); every error in OpenAI's shape (`{"error": {"message", "type",
+"param", "code"}}`) but on Anthropic's Messages API, which answers in its own (`{"type":
+"error", "error": {"type", "message"}}`, proxy/dialects.py); and the key that `proxy.access`
+asks for on `/v1/*` and `/route` when keys are configured, as a bearer token (OpenAI's
+clients) or `x-api-key` (Anthropic's).
 
 Static on purpose: the routes are plain Starlette (routes.py), so there is nothing to introspect,
 and a document written down is one a reviewer can read. Built when the app is built, rendered
@@ -21,7 +24,21 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from modelyard_config.endpoints import CHAT, COMPLETIONS, SPEECH, TRANSCRIPTIONS, TRANSLATIONS
+from modelyard_config.endpoints import (
+    CHAT,
+    COMPLETIONS,
+    COUNT_TOKENS,
+    EMBEDDINGS,
+    ENDPOINTS,
+    MESSAGES,
+    RERANK,
+    RERANK_V2,
+    RESPONSES,
+    SCORE,
+    SPEECH,
+    TRANSCRIPTIONS,
+    TRANSLATIONS,
+)
 
 Schema = dict[str, Any]
 
@@ -47,6 +64,20 @@ MODEL = {
     "or alias from servers.yaml (`GET /v1/models` lists them).",
 }
 STOP = {"oneOf": [STRING, {"type": "array", "items": STRING, "maxItems": 4}]}
+BATCH = 2048  # proxy.limits.batch_inputs, by default
+# A response id as the proxy takes it (proxy/apis/shapes.py RESPONSE_ID)
+RESPONSE_ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,128}$"}
+
+
+def _array(items: Schema, most: int | None = None) -> Schema:
+    schema: Schema = {"type": "array", "items": items, "minItems": 1}
+    if most is not None:
+        schema["maxItems"] = most
+    return schema
+
+
+def _texts(most: int = BATCH) -> Schema:
+    return {"oneOf": [STRING, _array(STRING, most)]}
 
 
 def _content_part() -> Schema:
@@ -177,6 +208,9 @@ def _schemas() -> dict[str, Schema]:
             },
             ("file",),
         ),
+        **_pooling_schemas(),
+        **_responses_schemas(),
+        **_messages_schemas(),
         "Completion": _object({"id": STRING, "object": STRING, "choices": {"type": "array"}}),
         "Transcription": _object({"text": STRING}, ("text",)),
         "ModelList": _object(
@@ -192,6 +226,212 @@ def _schemas() -> dict[str, Schema]:
             },
             ("object", "data"),
         ),
+        "Model": _object(
+            {"id": STRING, "object": {"const": "model"}, "created": INTEGER, "owned_by": STRING},
+            ("id", "object"),
+        ),
+        "Health": _object({"status": {"const": "ok"}}, ("status",)),
+    }
+
+
+def _pooling_schemas() -> dict[str, Schema]:
+    """Embeddings, rerank (Jina's v1 and Cohere's v2 shape alike) and score, as vLLM takes them."""
+    tokens = _array(INTEGER)
+    document = {"oneOf": [STRING, _object({"text": STRING}, ("text",))]}
+    return {
+        "EmbeddingRequest": _object(
+            {
+                "model": MODEL,
+                "input": {
+                    "oneOf": [STRING, _array(STRING, BATCH), tokens, _array(tokens, BATCH)],
+                    "description": "text, texts, or token ids (one input or many)",
+                },
+                "encoding_format": {"enum": ["float", "base64"]},
+                "dimensions": {**INTEGER, "minimum": 1},
+                "user": STRING,
+            },
+            ("input",),
+        ),
+        "RerankRequest": _object(
+            {
+                "model": MODEL,
+                "query": {**STRING, "minLength": 1},
+                "documents": _array(document, BATCH),
+                "top_n": {**INTEGER, "minimum": 0},
+                "return_documents": BOOLEAN,
+            },
+            ("query", "documents"),
+        ),
+        "ScoreRequest": _object(
+            {"model": MODEL, "text_1": _texts(), "text_2": _texts()}, ("text_1", "text_2")
+        ),
+        "Embeddings": _object(
+            {
+                "object": {"const": "list"},
+                "data": {
+                    "type": "array",
+                    "items": _object(
+                        {
+                            "index": INTEGER,
+                            "object": {"const": "embedding"},
+                            "embedding": {"oneOf": [{"type": "array", "items": NUMBER}, STRING]},
+                        },
+                        ("index", "embedding"),
+                    ),
+                },
+                "model": STRING,
+                "usage": {"type": "object"},
+            },
+            ("data",),
+        ),
+        "Reranking": _object(
+            {
+                "id": STRING,
+                "model": STRING,
+                "results": {
+                    "type": "array",
+                    "items": _object(
+                        {
+                            "index": INTEGER,
+                            "relevance_score": NUMBER,
+                            "document": {"type": "object"},
+                        },
+                        ("index", "relevance_score"),
+                    ),
+                },
+            },
+            ("results",),
+        ),
+        "Scores": _object(
+            {
+                "object": {"const": "list"},
+                "data": {
+                    "type": "array",
+                    "items": _object(
+                        {"index": INTEGER, "object": {"const": "score"}, "score": NUMBER},
+                        ("index", "score"),
+                    ),
+                },
+            },
+            ("data",),
+        ),
+    }
+
+
+def _responses_schemas() -> dict[str, Schema]:
+    """OpenAI's Responses API: a string or input items, and the Response it answers."""
+    part = _object(
+        {
+            "type": {
+                "enum": [
+                    "input_text",
+                    "input_image",
+                    "input_audio",
+                    "input_file",
+                    "output_text",
+                    "refusal",
+                ]
+            },
+            "text": STRING,
+            "image_url": STRING,
+            "file_id": STRING,
+        },
+        ("type",),
+    )
+    item = _object(
+        {
+            "type": {**STRING, "description": "`message` (the default), `function_call`, ..."},
+            "role": {"enum": ["user", "assistant", "system", "developer"]},
+            "content": {"oneOf": [STRING, {"type": "array", "items": part}]},
+        }
+    )
+    return {
+        "ResponseRequest": _object(
+            {
+                "model": MODEL,
+                "input": {"oneOf": [STRING, _array(item)]},
+                "instructions": STRING,
+                "previous_response_id": {
+                    **RESPONSE_ID,
+                    "description": "answered by the server process that holds it; 404 when "
+                    "this proxy never relayed it, 409 when that process has stopped since",
+                },
+                "max_output_tokens": {**INTEGER, "minimum": 1},
+                "stream": BOOLEAN,
+                "store": BOOLEAN,
+                "background": BOOLEAN,
+                "temperature": {**NUMBER, "minimum": 0, "maximum": 2},
+                "top_p": {**NUMBER, "minimum": 0, "maximum": 1},
+                "tools": {"type": "array", "items": {"type": "object"}},
+                "tool_choice": {"oneOf": [STRING, {"type": "object"}]},
+                "text": {"type": "object"},
+                "reasoning": {"type": "object"},
+                "metadata": {"type": "object", "additionalProperties": STRING},
+                "user": STRING,
+            },
+            ("input",),
+        ),
+        "Response": _object(
+            {
+                "id": STRING,
+                "object": {"const": "response"},
+                "status": STRING,
+                "model": STRING,
+                "output": {"type": "array", "items": {"type": "object"}},
+                "usage": {"type": "object"},
+            },
+            ("id", "object"),
+        ),
+    }
+
+
+def _messages_schemas() -> dict[str, Schema]:
+    """Anthropic's Messages API and its error shape."""
+    block_types = ["text", "image", "document", "tool_use", "tool_result", "thinking"]
+    block = _object({"type": {"enum": block_types}, "text": STRING}, ("type",))
+    text_block = _object({"type": {"const": "text"}, "text": STRING}, ("type", "text"))
+    message = _object(
+        {
+            "role": {"enum": ["user", "assistant"]},
+            "content": {"oneOf": [STRING, {"type": "array", "items": block}]},
+        },
+        ("role", "content"),
+    )
+    fields: Schema = {
+        "model": MODEL,
+        "messages": _array(message),
+        "system": {"oneOf": [STRING, {"type": "array", "items": text_block}]},
+        "max_tokens": {**INTEGER, "minimum": 1},
+        "tools": {"type": "array", "items": {"type": "object"}},
+        "tool_choice": {"type": "object"},
+    }
+    sampling: Schema = {
+        "stream": BOOLEAN,
+        "temperature": {**NUMBER, "minimum": 0, "maximum": 1},
+        "top_p": {**NUMBER, "minimum": 0, "maximum": 1},
+        "top_k": {**INTEGER, "minimum": 0},
+        "stop_sequences": {"type": "array", "items": STRING},
+        "metadata": {"type": "object"},
+        "thinking": {"type": "object"},
+    }
+    error = _object({"type": STRING, "message": STRING}, ("type", "message"))
+    return {
+        "MessagesRequest": _object({**fields, **sampling}, ("messages", "max_tokens")),
+        "CountTokensRequest": _object(fields, ("messages",)),
+        "Message": _object(
+            {
+                "id": STRING,
+                "type": {"const": "message"},
+                "role": {"const": "assistant"},
+                "content": {"type": "array", "items": {"type": "object"}},
+                "model": STRING,
+                "stop_reason": {"type": ["string", "null"]},
+                "usage": {"type": "object"},
+            },
+            ("id", "type", "content"),
+        ),
+        "TokenCount": _object({"input_tokens": INTEGER}, ("input_tokens",)),
+        "AnthropicError": _object({"type": {"const": "error"}, "error": error}, ("type", "error")),
     }
 
 
@@ -205,10 +445,22 @@ ERRORS = {
 }
 
 
-def _responses(ok: Schema, description: str = "OK") -> Schema:
-    error = {"application/json": {"schema": _ref("Error")}}
+# A request about one stored response (GET, cancel, a follow-up): proxy/held_responses.py
+HELD = {
+    "404": "No response with this id passed through this proxy (or it is forgotten)",
+    "409": "The server process that held the response has stopped or restarted since",
+}
+
+
+def _responses(
+    ok: Schema, description: str = "OK", error: str = "Error", more: dict[str, str] | None = None
+) -> Schema:
+    """200 and the errors every request may get, in the error shape named `error`; `more`
+    adds or rewords error statuses."""
+    shape = {"application/json": {"schema": _ref(error)}}
     responses: Schema = {"200": {"description": description, "content": ok}}
-    responses.update({code: {"description": why, "content": error} for code, why in ERRORS.items()})
+    errors = {**ERRORS, **(more or {})}
+    responses.update({code: {"description": why, "content": shape} for code, why in errors.items()})
     return responses
 
 
@@ -216,16 +468,47 @@ def _json_body(name: str) -> Schema:
     return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
 
 
-def _generation(summary: str, request: str) -> Schema:
+def _generation(
+    summary: str,
+    request: str,
+    answer: str = "Completion",
+    error: str = "Error",
+    more: dict[str, str] | None = None,
+) -> Schema:
     ok = {
-        "application/json": {"schema": _ref("Completion")},
+        "application/json": {"schema": _ref(answer)},
         "text/event-stream": {"schema": STRING},
     }
+    said = "The answer; a stream when `stream` is true"
     return {
         "post": {
             "summary": summary,
             "requestBody": _json_body(request),
-            "responses": _responses(ok, "The answer; a stream when `stream` is true"),
+            "responses": _responses(ok, said, error, more),
+        }
+    }
+
+
+def _post(summary: str, request: str, answer: str, error: str = "Error") -> Schema:
+    ok = {"application/json": {"schema": _ref(answer)}}
+    return {
+        "post": {
+            "summary": summary,
+            "requestBody": _json_body(request),
+            "responses": _responses(ok, error=error),
+        }
+    }
+
+
+def _held(method: str, summary: str) -> Schema:
+    """An operation on one stored response, by the id in its path."""
+    parameter = {"name": "response_id", "in": "path", "required": True, "schema": RESPONSE_ID}
+    ok = {"application/json": {"schema": _ref("Response")}}
+    return {
+        method: {
+            "summary": summary,
+            "parameters": [parameter],
+            "responses": _responses(ok, more=HELD),
         }
     }
 
@@ -249,11 +532,45 @@ def _paths() -> dict[str, Schema]:
         "name": "endpoint",
         "in": "query",
         "required": False,
-        "schema": {"enum": [CHAT, COMPLETIONS, TRANSCRIPTIONS, TRANSLATIONS, SPEECH]},
+        "schema": {"enum": list(ENDPOINTS)},
+    }
+    model_id = {
+        "name": "model_id",
+        "in": "path",
+        "required": True,
+        "description": "as `GET /v1/models` lists it; may hold slashes",
+        "schema": STRING,
     }
     return {
         CHAT: _generation("Chat completion, routed by intent", "ChatCompletionRequest"),
         COMPLETIONS: _generation("Text completion, routed by intent", "CompletionRequest"),
+        RESPONSES: _generation(
+            "OpenAI's Responses API, routed as chat; a follow-up goes to the server holding it",
+            "ResponseRequest",
+            "Response",
+            more={
+                "404": "`model` names nothing, or `previous_response_id` never passed this proxy",
+                "409": HELD["409"],
+            },
+        ),
+        RESPONSES + "/{response_id}": _held("get", "A stored response, from its server"),
+        RESPONSES + "/{response_id}/cancel": _held("post", "Cancel a background response"),
+        MESSAGES: _generation(
+            "Anthropic's Messages API, routed as chat",
+            "MessagesRequest",
+            "Message",
+            "AnthropicError",
+        ),
+        COUNT_TOKENS: _post(
+            "Tokens a Messages request holds, by the model it would be routed to",
+            "CountTokensRequest",
+            "TokenCount",
+            "AnthropicError",
+        ),
+        EMBEDDINGS: _post("Embeddings, by a pooling model", "EmbeddingRequest", "Embeddings"),
+        RERANK: _post("Documents ranked by relevance to a query", "RerankRequest", "Reranking"),
+        RERANK_V2: _post("Rerank in Cohere's v2 shape", "RerankRequest", "Reranking"),
+        SCORE: _post("Relevance scores of text pairs", "ScoreRequest", "Scores"),
         TRANSCRIPTIONS: _upload("Speech to text in its own language"),
         TRANSLATIONS: _upload("Speech to English text"),
         SPEECH: {
@@ -267,6 +584,29 @@ def _paths() -> dict[str, Schema]:
             "get": {
                 "summary": "Every model name a request may use",
                 "responses": _responses({"application/json": {"schema": _ref("ModelList")}}),
+            }
+        },
+        "/v1/models/{model_id}": {
+            "get": {
+                "summary": "One model name: a server, route, intent or alias",
+                "parameters": [model_id],
+                "responses": _responses({"application/json": {"schema": _ref("Model")}}),
+            }
+        },
+        "/health": {
+            "get": {
+                "summary": "For load balancers: 200 while the proxy takes requests",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "Taking requests",
+                        "content": {"application/json": {"schema": _ref("Health")}},
+                    },
+                    "503": {
+                        "description": "Draining: shutting down, see Retry-After",
+                        "content": {"application/json": {"schema": _ref("Error")}},
+                    },
+                },
             }
         },
         "/route": {
@@ -303,9 +643,13 @@ def document() -> Schema:
         "paths": _paths(),
         "components": {
             "schemas": _schemas(),
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+            },
         },
-        "security": [{"bearer": []}],
+        # either: OpenAI's clients send a bearer token, Anthropic's `x-api-key`
+        "security": [{"bearer": []}, {"apiKey": []}],
     }
 
 

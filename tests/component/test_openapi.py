@@ -3,6 +3,7 @@ that an OpenAPI tool loads: the fuzzer (`make fuzz`) and users' client generator
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 import schemathesis
 from starlette.routing import Route
 
+from modelyard_config.endpoints import ANTHROPIC, ENDPOINTS
 from proxy.app import create_app
 from tests.component.test_proxy_app import FakeAdmin, config, serving
 
@@ -35,28 +37,39 @@ async def test_every_route_the_app_serves_is_described_with_its_methods(
     served: tuple[dict[str, Any], list[Route]],
 ) -> None:
     document, routes = served
-    served_ops = {(r.path, m.lower()) for r in routes for m in r.methods or () if m != "HEAD"} - {
-        ("/openapi.json", "get")
-    }
+    # OpenAPI has no path convertors: Starlette's {model_id:path} is {model_id} there
+    served_ops = {
+        (re.sub(r"\{(\w+):\w+\}", r"{\1}", r.path), m.lower())
+        for r in routes
+        for m in r.methods or ()
+        if m != "HEAD"
+    } - {("/openapi.json", "get")}
     described = {(path, method) for path, ops in document["paths"].items() for method in ops}
     assert described == served_ops
 
 
-async def test_bodies_allow_extra_fields_and_errors_are_in_openai_shape(
+async def test_bodies_allow_extra_fields_and_errors_are_in_their_apis_shape(
     served: tuple[dict[str, Any], list[Route]],
 ) -> None:
     document, _ = served
-    assert document["components"]["securitySchemes"]["bearer"] == {
-        "type": "http",
-        "scheme": "bearer",
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearer"] == {"type": "http", "scheme": "bearer"}
+    assert schemes["apiKey"] == {"type": "apiKey", "in": "header", "name": "x-api-key"}
+    assert document["security"] == [{"bearer": []}, {"apiKey": []}]  # either one
+    schemas = document["components"]["schemas"]
+    assert set(schemas["Error"]["properties"]["error"]["required"]) == {
+        "message",
+        "type",
+        "param",
+        "code",
     }
-    error = document["components"]["schemas"]["Error"]["properties"]["error"]
-    assert set(error["required"]) == {"message", "type", "param", "code"}
+    assert set(schemas["AnthropicError"]["required"]) == {"type", "error"}
     for path, ops in document["paths"].items():
         for method, op in ops.items():
-            if path != "/metrics":
+            if path not in ("/metrics", "/health"):  # no key, no input: no 400
+                shape = "AnthropicError" if path in ANTHROPIC else "Error"
                 assert op["responses"]["400"]["content"]["application/json"]["schema"] == {
-                    "$ref": "#/components/schemas/Error"
+                    "$ref": f"#/components/schemas/{shape}"
                 }, (method, path)
             if "requestBody" not in op:
                 continue
@@ -67,7 +80,7 @@ async def test_bodies_allow_extra_fields_and_errors_are_in_openai_shape(
                 assert schema.get("additionalProperties", True) is True, (method, path)
 
 
-async def test_an_openapi_tool_loads_it_with_all_eight_operations(
+async def test_an_openapi_tool_loads_it_with_all_nineteen_operations(
     served: tuple[dict[str, Any], list[Route]],
 ) -> None:
     document, _ = served
@@ -79,10 +92,29 @@ async def test_an_openapi_tool_loads_it_with_all_eight_operations(
         "POST /v1/audio/transcriptions",
         "POST /v1/audio/translations",
         "POST /v1/audio/speech",
+        "POST /v1/embeddings",
+        "POST /v1/rerank",
+        "POST /v2/rerank",
+        "POST /v1/score",
+        "POST /v1/responses",
+        "GET /v1/responses/{response_id}",
+        "POST /v1/responses/{response_id}/cancel",
+        "POST /v1/messages",
+        "POST /v1/messages/count_tokens",
         "GET /v1/models",
+        "GET /v1/models/{model_id}",
+        "GET /health",
         "POST /route",
         "GET /metrics",
     }
+
+
+async def test_route_takes_every_endpoint_the_proxy_routes(
+    served: tuple[dict[str, Any], list[Route]],
+) -> None:
+    document, _ = served
+    (parameter,) = document["paths"]["/route"]["post"]["parameters"]
+    assert parameter["schema"]["enum"] == list(ENDPOINTS)
 
 
 async def test_it_needs_no_key_even_when_keys_are_configured() -> None:
