@@ -25,7 +25,7 @@ from modelyard_config.endpoints import (
 )
 from modelyard_config.limits import Limits
 from proxy.apis import messages, pooling, responses
-from proxy.apis.shapes import Counter, typed_part
+from proxy.apis.shapes import counted_messages, typed_part
 from proxy.errors import BadRequestError
 
 SPEECH_INPUT_LIMIT = 4096  # OpenAI's, for /v1/audio/speech
@@ -36,11 +36,7 @@ DEFAULT_LIMITS = Limits()
 
 
 def check_chat(payload: dict[str, Any], limits: Limits = DEFAULT_LIMITS) -> None:
-    messages = payload.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise BadRequestError("'messages' must be a non-empty array.", param="messages")
-    counter = Counter(limits)
-    counter.messages(len(messages), "messages")
+    messages, counter = counted_messages(payload, limits)
     for i, message in enumerate(messages):
         where = f"messages[{i}]"
         content = _message_content(message, where)

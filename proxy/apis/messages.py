@@ -13,7 +13,7 @@ from typing import Any
 
 from modelyard_config.endpoints import MESSAGES
 from modelyard_config.limits import Limits
-from proxy.apis.shapes import Counter, positive_int, typed_part
+from proxy.apis.shapes import Counter, counted_content, counted_messages, positive_int, typed_part
 from proxy.errors import BadRequestError
 
 ROLES = frozenset({"user", "assistant"})
@@ -23,11 +23,7 @@ TOKEN_FIELDS = ("max_tokens",)
 
 
 def check(endpoint: str, payload: dict[str, Any], limits: Limits) -> None:
-    messages = payload.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise BadRequestError("'messages' must be a non-empty array.", param="messages")
-    counter = Counter(limits)
-    counter.messages(len(messages), "messages")
+    messages, counter = counted_messages(payload, limits)
     for i, message in enumerate(messages):
         _check_message(message, f"messages[{i}]", counter)
     system = payload.get("system")
@@ -48,17 +44,7 @@ def _check_message(message: object, where: str, counter: Counter) -> None:
         raise BadRequestError(
             f"'{where}.role' must be 'user' or 'assistant'; got {role!r}.", param=f"{where}.role"
         )
-    content = message.get("content")
-    if isinstance(content, str):
-        return
-    if not isinstance(content, list):
-        raise BadRequestError(
-            f"'{where}.content' must be a string or an array of content blocks.",
-            param=f"{where}.content",
-        )
-    for j, block in enumerate(content):
-        param = f"{where}.content[{j}]"
-        counter.part(typed_part(block, param), param)
+    counted_content(message.get("content"), where, counter, "content blocks")
 
 
 def chat_view(payload: dict[str, Any]) -> dict[str, Any]:

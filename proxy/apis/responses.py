@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelyard_config.limits import Limits
-from proxy.apis.shapes import Counter, positive_int, response_id, typed_part
+from proxy.apis.shapes import Counter, counted_content, positive_int, response_id
 from proxy.errors import BadRequestError
 
 ROLES = frozenset({"user", "assistant", "system", "developer"})
@@ -64,17 +64,7 @@ def _check_item(item: object, where: str, counter: Counter) -> None:
             f"'{where}.role' must be one of {', '.join(sorted(ROLES))}; got {role!r}.",
             param=f"{where}.role",
         )
-    content = item.get("content")
-    if isinstance(content, str):
-        return
-    if not isinstance(content, list):
-        raise BadRequestError(
-            f"'{where}.content' must be a string or an array of content parts.",
-            param=f"{where}.content",
-        )
-    for j, part in enumerate(content):
-        param = f"{where}.content[{j}]"
-        counter.part(typed_part(part, param), param)
+    counted_content(item.get("content"), where, counter, "content parts")
 
 
 def chat_view(payload: dict[str, Any]) -> dict[str, Any]:

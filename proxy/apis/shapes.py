@@ -56,6 +56,17 @@ class Counter:
                 )
 
 
+def counted_messages(payload: dict[str, Any], limits: Limits) -> tuple[list[Any], Counter]:
+    """A chat's or a Messages request's `messages`, non-empty and within the limit, with the
+    counter its parts are then counted on."""
+    messages = payload.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise BadRequestError("'messages' must be a non-empty array.", param="messages")
+    counter = Counter(limits)
+    counter.messages(len(messages), "messages")
+    return messages, counter
+
+
 def over(what: str, limit: int, key: str, param: str) -> BadRequestError:
     return BadRequestError(
         f"The request holds more than {limit} {what}, the limit set by proxy.limits.{key}.",
@@ -88,3 +99,18 @@ def response_id(value: object, param: str) -> str:
             param=param,
         )
     return value
+
+
+def counted_content(content: object, where: str, counter: Counter, parts: str) -> None:
+    """A turn's content: a string, or an array of typed `parts` ("content parts", "content
+    blocks"), each counted against the request's limits."""
+    if isinstance(content, str):
+        return
+    if not isinstance(content, list):
+        raise BadRequestError(
+            f"'{where}.content' must be a string or an array of {parts}.",
+            param=f"{where}.content",
+        )
+    for j, part in enumerate(content):
+        param = f"{where}.content[{j}]"
+        counter.part(typed_part(part, param), param)
