@@ -52,12 +52,15 @@ API_SERVERS = {
     "api-long-messages": _fake(*LONG, capabilities=GENERATES),
     # keeps the Responses API responses it made, until the test unloads it
     "api-holder": _fake("--echo", capabilities=["text", "responses"]),
+    # dies as it starts, as a model with missing weights would: nothing is ever answered
+    "api-crasher": {**BROKEN, "capabilities": GENERATES},
 }
 API_ROUTES = {
     "api-chat": ["api-down-chat", "api-answerer"],
     "api-responses": ["api-down-responses", "api-answerer"],
     "api-messages": ["api-down-messages", "api-answerer"],
     "api-embed": ["api-down-embed", "api-embedder"],
+    "api-crash": ["api-crasher", "api-answerer"],
 }
 
 # Primaries that fail in each way the fault suite covers (test_faults.py), each in front of

@@ -35,10 +35,12 @@ def claude(stack: Stack) -> anthropic.Anthropic:
     return anthropic.Anthropic(base_url=stack.proxy_url, api_key="unused", max_retries=0)
 
 
-def fell_back(headers: Any, primary: str, fallback: str, streamed: bool = True) -> None:
+def fell_back(
+    headers: Any, primary: str, fallback: str, streamed: bool = True, reason: str = "5xx"
+) -> None:
     """The answer came from `fallback`, after `primary` failed before its first byte."""
     tried = headers["x-modelyard-tried"].split(",")
-    assert tried[0] == f"{primary}:5xx" and tried[-1] == f"{fallback}:ok", tried
+    assert tried[0] == f"{primary}:{reason}" and tried[-1] == f"{fallback}:ok", tried
     assert {t.split(":")[0] for t in tried} == {primary, fallback}
     assert headers["x-modelyard-model"] == fallback
     assert headers["content-type"].startswith("text/event-stream") == streamed
@@ -87,6 +89,26 @@ def test_messages_whose_primary_answers_500_falls_back_and_streams(stack: Stack)
     assert events[0].type == "message_start" and events[-1].type == "message_stop"
     deltas = [e.delta for e in events if e.type == "content_block_delta"]
     assert "".join(d.text for d in deltas if d.type == "text_delta") == PIECES
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "last_event"),
+    [
+        ("/v1/responses", {"input": "count"}, "response.completed"),
+        ("/v1/messages", {"max_tokens": 64, "messages": SAY}, "message_stop"),
+    ],
+    ids=["responses", "messages"],
+)
+def test_a_stream_whose_primary_dies_at_start_falls_back(
+    stack: Stack, path: str, body: dict[str, Any], last_event: str
+) -> None:
+    sent = {**body, "model": "api-crash", "stream": True}
+    with httpx.stream("POST", stack.proxy_url + path, json=sent, timeout=120) as response:
+        text = response.read().decode()
+    assert response.status_code == 200, text
+    fell_back(response.headers, "api-crasher", "api-answerer", reason="start")
+    events = [line[len("event: ") :] for line in text.splitlines() if line.startswith("event: ")]
+    assert events[-1] == last_event, events
 
 
 def test_embeddings_whose_primary_answers_500_fall_back(stack: Stack) -> None:
