@@ -27,8 +27,9 @@ from modelyard_config.proxy import ResponseMemory
 
 # A stream's first event holds the response object; its first "id" is the response's. Looked
 # for in the first bytes only, so a stream costs no more than one bounded search.
-_STREAM_ID = re.compile(rb'"id"\s*:\s*"(resp[A-Za-z0-9_-]{1,124})"')
+_STREAM_ID = re.compile(rb'"id"\s{0,16}:\s{0,16}"(resp[A-Za-z0-9_-]{1,124})"')
 SCAN_BYTES = 64 * 1024
+_OVERLAP = 256  # longer than `"id": "resp..."` with any spacing the pattern allows
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,11 @@ class ResponseIds:
         seen: bytes | None = b""
         async for chunk in chunks:
             if seen is not None:
+                # only the new bytes, and enough before them for an id split across chunks:
+                # each byte is searched about once, however small the chunks
+                start = max(0, len(seen) - _OVERLAP)
                 seen += chunk if isinstance(chunk, bytes) else str(chunk).encode()
-                found = _STREAM_ID.search(seen)
+                found = _STREAM_ID.search(seen, start)
                 if found is not None:
                     self.remember(found.group(1).decode(), holder)
                     seen = None

@@ -87,7 +87,9 @@ def extract(endpoint: str, body: dict[str, Any]) -> Features:
         texts = pooling.texts(endpoint, body)
         # the longest one item: a batch is many requests to the server's context, not one
         longest = max((len(t) for t in texts), default=0)
-        return Features(endpoint, text=classified(" ".join(texts[:8])), prompt_chars=longest)
+        # the first few texts, each cut first: a batch of 8 MB strings is never joined whole
+        text = classified(" ".join(classified(t) for t in texts[:8]))
+        return Features(endpoint, text=text, prompt_chars=longest)
     if endpoint == RESPONSES:
         return _chat(endpoint, responses.chat_view(body))
     if endpoint in ANTHROPIC:
