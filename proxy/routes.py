@@ -110,7 +110,9 @@ async def _held_response(request: Request) -> Response:
     ctx = _context(request)
     wanted = response_id(request.path_params["response_id"], "response_id")
     held = await holder(ctx.response_ids, ctx.backends, wanted)
-    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    # built from the checked id, not from the path as the client spelled it
+    path = f"{RESPONSES}/{wanted}" + ("/cancel" if request.method == "POST" else "")
+    path += f"?{request.url.query}" if request.url.query else ""
     headers = {"x-modelyard-route": "none", "x-modelyard-intent": "none"}
     if (rid := request_id(request)) is not None:
         headers["x-request-id"] = rid
