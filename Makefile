@@ -74,7 +74,7 @@ smoke-models: setup  ## each tiny multimodal/speech vLLM server alone: ready tim
 faults: setup  ## the fault suite as a table: fault x outcome x served-by, fallback success
 	$(BIN)/python bench/faults.py
 
-fuzz: venv  ## schemathesis (5,600+ inputs) and the malformed-body corpus on a real stack of fakes
+fuzz: venv  ## schemathesis (17,000+ inputs, ~28 min) and the malformed-body corpus on a real stack of fakes
 	$(BIN)/python -m fuzz.run
 
 eval: venv  ## classifier accuracy and latency on the labelled requests (eval/README.md)
