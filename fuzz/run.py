@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -153,7 +154,14 @@ def report(name: str, tally: Tally) -> None:
             print(f"      e.g. {fault[:400]}")
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM (a timeout, a CI step cancelled) as an exit that unwinds: the stack's `with`
+    then stops `modelyard up` and its fakes instead of leaving them running."""
+    sys.exit(128 + signum)
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--examples", type=int, default=700, help=f"per operation ({OPERATIONS} of them)"
