@@ -547,32 +547,32 @@ def well_shaped(path: str, body: bytes) -> bool:
     return openai_shaped(body)
 
 
-def anthropic_shaped(body: bytes) -> bool:
-    """`{"type": "error", "error": {"type": str, "message": str}}`, Anthropic's."""
+def _error_of(body: bytes) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The JSON object of an error body and its `error` object, or None if either is missing."""
     try:
         payload = json.loads(body)
     except ValueError:
-        return False
+        return None
     error = payload.get("error") if isinstance(payload, dict) else None
+    if not isinstance(error, dict) or not isinstance(error.get("type"), str):
+        return None
+    return payload, error
+
+
+def anthropic_shaped(body: bytes) -> bool:
+    """`{"type": "error", "error": {"type": str, "message": str}}`, Anthropic's."""
+    found = _error_of(body)
     return (
-        payload.get("type") == "error"
-        and isinstance(error, dict)
-        and isinstance(error.get("type"), str)
-        and isinstance(error.get("message"), str)
+        found is not None
+        and found[0].get("type") == "error"
+        and isinstance(found[1].get("message"), str)
     )
 
 
 def openai_shaped(body: bytes) -> bool:
     """`{"error": {"message": str, "type": str, "param", "code"}}`, as openai_wire builds it."""
-    try:
-        payload = json.loads(body)
-    except ValueError:
+    found = _error_of(body)
+    if found is None:
         return False
-    error = payload.get("error") if isinstance(payload, dict) else None
-    return (
-        isinstance(error, dict)
-        and isinstance(error.get("message"), str)
-        and isinstance(error.get("type"), str)
-        and "param" in error
-        and "code" in error
-    )
+    error = found[1]
+    return isinstance(error.get("message"), str) and "param" in error and "code" in error
