@@ -12,6 +12,7 @@ from modelyard_config import placeholders
 from modelyard_config.endpoints import NEEDS
 from modelyard_config.placeholders import MODEL_PLACEHOLDERS, PLACEHOLDERS
 from modelyard_config.schema import Config
+from modelyard_config.servers import ServerSpec
 
 Problems = list[tuple[str, str]]
 
@@ -47,6 +48,11 @@ def _server_problems(config: Config) -> Problems:
                     "set gpu_memory_gb or the fraction, not both",
                 )
             )
+        if spec.launcher == "docker":
+            problems += _container_problems(name, spec)
+            continue
+        if spec.container is not None:
+            problems.append((f"servers.{name}.container", "only for `launcher: docker` servers"))
         command = spec.command or default_command
         if not command:
             problems.append(
@@ -63,6 +69,36 @@ def _server_problems(config: Config) -> Problems:
         for key, value in {**config.supervisor.defaults.env, **spec.env}.items():
             problems += placeholders.unknown(f"servers.{name}.env.{key}", value, PLACEHOLDERS)
         problems += placeholders.unknown(f"servers.{name}.model", spec.model, MODEL_PLACEHOLDERS)
+    return problems
+
+
+def _container_problems(name: str, spec: ServerSpec) -> Problems:
+    """A container server: its image is required; its command (the image entrypoint's
+    arguments, never supervisor.defaults.command) may be empty; volumes are source:target."""
+    where = f"servers.{name}"
+    if spec.container is None:
+        return [(f"{where}.container", "`launcher: docker` needs a container section (image)")]
+    problems: Problems = []
+    container = spec.container
+    for i, arg in enumerate([*(spec.command or []), *spec.args]):
+        n = len(spec.command or [])
+        part = f"command[{i}]" if i < n else f"args[{i - n}]"
+        problems += placeholders.unknown(f"{where}.{part}", arg, PLACEHOLDERS)
+    for key, value in spec.env.items():
+        problems += placeholders.unknown(f"{where}.env.{key}", value, PLACEHOLDERS)
+    for i, arg in enumerate(container.entrypoint or []):
+        problems += placeholders.unknown(f"{where}.container.entrypoint[{i}]", arg, PLACEHOLDERS)
+    for i, volume in enumerate(container.volumes):
+        path = f"{where}.container.volumes[{i}]"
+        problems += placeholders.unknown(path, volume, PLACEHOLDERS)
+        parts = volume.split(":")
+        if len(parts) not in (2, 3) or not all(parts[:2]):
+            problems.append((path, "expected source:target or source:target:ro|rw"))
+        elif not parts[1].startswith("/"):
+            problems.append((path, f"the target {parts[1]!r} must be an absolute path"))
+        elif len(parts) == 3 and parts[2] not in ("ro", "rw"):
+            problems.append((path, f"mode {parts[2]!r}: expected ro or rw"))
+    problems += placeholders.unknown(f"{where}.model", spec.model, MODEL_PLACEHOLDERS)
     return problems
 
 

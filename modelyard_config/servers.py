@@ -32,10 +32,42 @@ Capability = Literal[
 # hot: started with the supervisor, never evicted; warm: sleeps when idle or evicted;
 # cold: stopped when idle or evicted.
 Tier = Literal["hot", "warm", "cold"]
+# process: a local process group; docker: a container on a Docker engine (supervisor.docker).
+LauncherKind = Literal["process", "docker"]
+
+
+class ContainerSpec(Strict):
+    """How a `launcher: docker` server runs: the image, and what the container gets beyond the
+    server's `command` (its arguments to the image's entrypoint) and `env`.
+
+    Placeholders as in a command: `{port}` is the port the server listens on inside the
+    container (published on 127.0.0.1 as the same number), `{host}` is the address it must
+    bind (0.0.0.0 unless `network: host`), `{models_dir}` is the host's model folder (for a
+    volume's source).
+    """
+
+    image: str = Field(min_length=1)
+    # None: the image's own ENTRYPOINT (vllm/vllm-openai's is `vllm serve`).
+    entrypoint: list[str] | None = None
+    # "source:target" or "source:target:ro|rw"; source is an absolute host path or a volume name.
+    volumes: list[str] = []
+    shm_size: str | None = None  # docker's --shm-size ("16g"); vLLM wants one for tensor parallel
+    ipc: str | None = None  # docker's --ipc ("host")
+    # None: the port is published on 127.0.0.1 (docker's default bridge). "host": the host's
+    # network. Any other name: that user-defined network, where the server is reached by its
+    # container name (the compose setup: supervisor, proxy and servers on one network).
+    network: str | None = None
+    # GPUs through device_requests: the devices the supervisor placed the server on.
+    gpus: bool = True
+    user: str | None = None
+    # missing: pull only when the engine lacks the image; never: fail at once naming it.
+    pull: Literal["missing", "always", "never"] = "missing"
 
 
 class ServerSpec(Strict):
     model: str
+    launcher: LauncherKind = "process"
+    container: ContainerSpec | None = None  # launcher: docker only, and then required
     served_name: Name | None = None
     description: str = ""
     command: list[str] | None = None

@@ -29,6 +29,18 @@ class HealthSettings(Strict):
     backoff_max: Seconds = 60.0
 
 
+class DockerSettings(Strict):
+    """The Docker engine that `launcher: docker` servers run on; unused without one."""
+
+    # None: DOCKER_HOST, else the engine's default socket (unix:///var/run/docker.sock).
+    host: str | None = None
+    # Names this supervisor's containers in their labels: a restarted supervisor adopts or
+    # removes containers of its own instance only. None: derived from the state directory.
+    instance: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+    # Any one call to the engine (create, stop, inspect): past it the engine counts as down.
+    api_timeout: Seconds = 60.0
+
+
 class SupervisorSettings(Strict):
     host: str = "127.0.0.1"
     port: Port = 4100
@@ -58,6 +70,7 @@ class SupervisorSettings(Strict):
     # is a prefix) on top of the built-in list (PATH, HOME, locale, CUDA/NVIDIA, HF, VLLM...);
     # its own `env` always.
     env_passthrough: list[str] = []
+    docker: DockerSettings = DockerSettings()
 
     @field_validator("port_range")
     @classmethod

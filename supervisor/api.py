@@ -13,6 +13,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import httpx
 from fastapi import FastAPI
@@ -27,11 +28,15 @@ from supervisor.client import admin_token
 from supervisor.devices import open_reader
 from supervisor.errors import SupervisorError
 from supervisor.fleet import Fleet
+from supervisor.launchers import Launchers
 from supervisor.metrics import Metrics
 from supervisor.monitor import Monitor
 from supervisor.process_launcher import ProcessLauncher
 from supervisor.state_lock import StateLock
 from supervisor.vllm_api import VllmEngine
+
+if TYPE_CHECKING:
+    from supervisor.docker_launcher import DockerLauncher
 
 log = logging.getLogger("modelyard.supervisor")
 
@@ -53,7 +58,7 @@ def create_app(
             problems = never_fit_problems(config, reader.read())
             if problems:
                 raise ConfigError(source, problems)
-            launcher = ProcessLauncher(config.supervisor.env_passthrough)
+            launcher = launchers_for(config)
             fleet = Fleet(config, reader, Metrics(), VllmEngine(http), launcher)
             # Before adoption, which kills what it does not know, and before the fleet is
             # published: a refused second supervisor must not touch the first one's servers.
@@ -75,6 +80,7 @@ def create_app(
                 for task in background:
                     task.cancel()
                 await fleet.shutdown()  # stops every server, unless supervisor.keep_servers
+                await launcher.close()
                 lock.release()
                 reader.close()
 
@@ -83,6 +89,21 @@ def create_app(
     app.add_middleware(AdminGuardMiddleware, guard=AdminGuard(config.supervisor, token))
     app.include_router(build_router())
     return app
+
+
+def launchers_for(config: Config) -> Launchers:
+    """Processes always; containers when a server says `launcher: docker` (the Docker SDK is
+    imported only then)."""
+    process = ProcessLauncher(config.supervisor.env_passthrough)
+    if not any(s.launcher == "docker" for s in config.servers.values()):
+        return Launchers(process)
+
+    def docker() -> DockerLauncher:
+        from supervisor.docker_launcher import DockerLauncher
+
+        return DockerLauncher(config.supervisor.docker)
+
+    return Launchers(process, docker)
 
 
 async def _boot(fleet: Fleet, name: str) -> None:

@@ -123,6 +123,13 @@ class SimulatedGpuReader:
         pass
 
 
+def memory_of(readings: list[DeviceReading], pids: list[int]) -> int:
+    """GPU memory held by these pids, summed over every device (a tensor-parallel server holds
+    memory on several): NVML's per-process figures, CUDA context included."""
+    wanted = set(pids)
+    return sum(b for r in readings for pid, b in r.processes.items() if pid in wanted)
+
+
 def open_reader(simulate_gib: list[float] | None = None) -> tuple[MemoryReader, str]:
     """NVML when a driver lists at least one GPU, else host memory; and why, for the logs."""
     if simulate_gib:

@@ -3,6 +3,7 @@
     SupervisorError
     ├── UnknownServerError   a name that servers.yaml does not declare
     ├── StartFailedError     a server exited, or never became healthy, while starting
+    ├── LaunchError          the launcher could not create it (image missing, engine down)
     ├── NoFreePortError      the configured port range is used up
     ├── CapacityError        no room for a server before the queue's deadline (or ever)
     ├── StateDirInUseError   another live supervisor holds the state directory
@@ -36,6 +37,17 @@ class StartFailedError(SupervisorError):
         self.exit_code = exit_code
         self.log_tail = log_tail
         super().__init__(f"server {name!r} failed to start: {reason}")
+
+
+class LaunchError(SupervisorError):
+    """A launcher could not create the server's workload at all: its image is missing and
+    cannot be pulled, or the Docker engine is down or not answering. `reason` names which (the
+    image, the engine's address); the server becomes `failed` with it, and the caller gets a
+    StartFailedError carrying it (a 503 naming the cause, never a hang)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
 
 
 class AdminUnreachableError(SupervisorError):

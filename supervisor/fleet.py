@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
+from pathlib import Path
 from typing import Any
 
 from modelyard_config import Config
@@ -20,7 +22,7 @@ from modelyard_config.placeholders import fill
 from supervisor import budgets, capacity, paths, server_views, statefile
 from supervisor.capacity import Device, Eviction, NoFit, Resident, Want
 from supervisor.command import LaunchFacts, LaunchSpec, render
-from supervisor.devices import DeviceReading, MemoryReader
+from supervisor.devices import DeviceReading, MemoryReader, memory_of
 from supervisor.engine import Engine, EngineCallError
 from supervisor.errors import CapacityError, UnknownServerError
 from supervisor.launcher import Launcher
@@ -32,6 +34,12 @@ from supervisor.server_context import OnAdmit, ServerContext
 from supervisor.states import HOLDS_MEMORY, State
 
 log = logging.getLogger("modelyard.supervisor")
+
+
+def instance_of(state_dir: Path) -> str:
+    """A supervisor's default instance name: a hash of its state directory's real path, so a
+    restart on the same directory finds its own containers and another directory's are not."""
+    return hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:10]
 
 
 class Fleet:
@@ -53,6 +61,8 @@ class Fleet:
         settings = config.supervisor
         self.state_dir = paths.state_dir(settings.state_dir)
         self.state_file = self.state_dir / "servers.json"
+        # Containers carry it in their labels: one state directory, one instance.
+        self.instance = settings.docker.instance or instance_of(self.state_dir)
         self._engine_python = str(paths.engine_python(settings.engine_python))
         self._models_dir = str(paths.models_dir(settings.models_dir))
         self.ports = PortAllocator("127.0.0.1", *settings.port_range)
@@ -100,6 +110,7 @@ class Fleet:
             models_dir=self._models_dir,
             gpu_memory_utilization=min(budget / total, 0.95) if budget else 0.9,
             cuda_devices=cuda if self.reader.kind == "gpu" else None,
+            instance=self.instance,
         )
         return render(self.config, name, facts)
 
@@ -317,6 +328,13 @@ class Fleet:
         total = placed[0] if placed else (self._devices[0].total if self._devices else 0)
         return {
             **server_views.snapshot(server, memory),
+            # NVML's per-process readings summed over its pids (a container's as the host
+            # sees them); None where nothing is measured per process (host memory, simulation).
+            "gpu_memory_bytes": (
+                memory_of(self._devices, server.members())
+                if memory and self.reader.kind == "gpu"
+                else None
+            ),
             "model": fill(spec.model, {"models_dir": self._models_dir}),
             "served_name": self.config.served_name(server.name),
             "capabilities": list(spec.capabilities),

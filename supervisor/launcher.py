@@ -1,12 +1,18 @@
 """The launcher seam: how a server's workload is started, watched and taken down.
 
     Launcher       start(spec, log) -> ServerHandle; adopt(record, log) -> ServerHandle | None
-    ServerHandle   one running server: pid, exited, returncode, wait(), stop(grace),
-                   members(), rss_bytes()
+    Launcher       start(spec, log) -> ServerHandle; adopt(record, log) -> ServerHandle | None;
+                   sweep(keep) -> removed; close()
+    ServerHandle   one running server: pid, container_id, exited, returncode, wait(),
+                   stop(grace), members(), rss_bytes()
 
-Today's implementation runs each server as a local process group (process_launcher.ProcessLauncher);
-a container launcher is a second implementation, and the component tests supply a fake. The
-orchestration (server.py, fleet.py, adoption.py) reaches processes only through these.
+Two implementations: process_launcher.ProcessLauncher runs a server as a local process group,
+docker_launcher.DockerLauncher as a container on a Docker engine; launchers.Launchers picks one
+per server (its `launcher:` key), and the component tests supply a fake. The orchestration
+(server.py, fleet.py, adoption.py) reaches processes and containers only through these.
+
+A launcher that cannot create the workload at all (an image that is missing, an engine that
+is down) raises errors.LaunchError naming which, promptly: never a hang.
 
 The rule every implementation keeps: **a start never loses track of what it created.** If
 `start` is cancelled (stop() during a start), either nothing was created yet, or the
@@ -21,6 +27,7 @@ server_logs.py, the same for every launcher.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -34,6 +41,11 @@ class ServerHandle(Protocol):
     @property
     def pid(self) -> int:
         """The leader's pid: what the state file records and `modelyard ps` shows."""
+        ...
+
+    @property
+    def container_id(self) -> str | None:
+        """The container's id for a container; None for a process."""
         ...
 
     @property
@@ -73,4 +85,15 @@ class Launcher(Protocol):
         """A handle on a server a previous supervisor recorded, or None when it is gone or is
         no longer the recorded workload (a reused pid). Whether it still *serves* is the
         engine's question, asked by the caller."""
+        ...
+
+    async def sweep(self, keep: Sequence[ServerHandle]) -> list[str]:
+        """After adoption: take down what this launcher made for this supervisor (and only for
+        it) that is not in `keep`: a container left by a supervisor that died before recording
+        it, or one not adopted. Returns a description of each. Never touches anyone else's."""
+        ...
+
+    async def close(self) -> None:
+        """Release what the launcher holds (connections, watcher threads); servers are not
+        stopped by this."""
         ...

@@ -22,6 +22,7 @@ import psutil
 from supervisor import server_logs, statefile
 from supervisor.child_env import child_env
 from supervisor.command import LaunchSpec
+from supervisor.launcher import ServerHandle
 from supervisor.statefile import Record
 
 
@@ -47,6 +48,8 @@ class ProcessHandle:
         if self._popen is not None:
             self._popen.poll()  # reap, so no zombie is left and the exit code is known
         self._exited.set()
+
+    container_id: str | None = None  # a process, not a container
 
     @property
     def returncode(self) -> int | None:
@@ -86,6 +89,14 @@ class ProcessLauncher:
         if not statefile.still_running(record):
             return None
         return ProcessHandle(record.pid, log_path)
+
+    async def sweep(self, keep: Sequence[ServerHandle]) -> list[str]:
+        """Nothing to do: a process this supervisor's predecessor started is known only from
+        its record, and adoption stops every recorded one it does not adopt."""
+        return []
+
+    async def close(self) -> None:
+        pass
 
 
 def spawn(spec: LaunchSpec, log_path: Path, env_passthrough: Sequence[str] = ()) -> ProcessHandle:

@@ -27,7 +27,7 @@ from modelyard_config.servers import Tier
 from supervisor import redact, server_logs
 from supervisor.command import LaunchSpec
 from supervisor.engine import EngineCallError
-from supervisor.errors import StartFailedError
+from supervisor.errors import LaunchError, StartFailedError
 from supervisor.health import wait_ready
 from supervisor.launcher import ServerHandle
 from supervisor.server_context import ServerContext
@@ -92,6 +92,18 @@ class ManagedServer:
         """The live leader's pid; None when nothing runs."""
         handle = self._handle
         return handle.pid if handle is not None and not handle.exited else None
+
+    def members(self) -> list[int]:
+        """Pids of what runs now, as this machine sees them ([] when nothing does): what NVML's
+        per-process readings are summed over for the server's GPU memory."""
+        handle = self._handle
+        return handle.members() if handle is not None and not handle.exited else []
+
+    @property
+    def container_id(self) -> str | None:
+        """The container it runs in (`launcher: docker`); None for a process or when stopped."""
+        handle = self._handle
+        return handle.container_id if handle is not None and not handle.exited else None
 
     def rss_bytes(self) -> int:
         """Resident memory of what runs now (0 when nothing does): a process-table scan."""
@@ -190,6 +202,11 @@ class ManagedServer:
             self._handle = handle = await self._launcher.start(spec, self.log_path)
             self._ctx.changed(self)
             reason = await wait_ready(self._engine, handle, spec.health_url, spec.startup_timeout)
+        except LaunchError as exc:  # nothing was created: failed, naming why, claim given back
+            self._fail(exc.reason)
+            self._release()
+            assert self._failure is not None
+            raise self._failure from exc
         except BaseException:
             if self._handle is None and self._state is State.STARTING:
                 self._set(State.STOPPING)  # nothing was started: give the claim back

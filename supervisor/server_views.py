@@ -26,6 +26,8 @@ def record(server: ManagedServer) -> statefile.Record | None:
         devices=list(server.devices),
         started_at=server.started_at or time.time(),
         asleep=server.state is State.ASLEEP,
+        fingerprint=spec.fingerprint(),
+        container_id=server.container_id,
     )
 
 
@@ -38,6 +40,8 @@ def snapshot(server: ManagedServer, memory: bool = True) -> dict[str, Any]:
         "name": server.name,
         "state": str(server.state),
         "pid": server.pid,
+        "container_id": server.container_id,
+        "image": spec.container.image if spec and spec.container else None,
         "port": server.port,
         "base_url": server.base_url,
         "tier": server.tier,

@@ -28,6 +28,9 @@ class Record:
     devices: list[str]
     started_at: float
     asleep: bool = False
+    # LaunchSpec.fingerprint() of what it runs: adoption compares it with today's rendering.
+    fingerprint: str = ""
+    container_id: str | None = None  # a `launcher: docker` server's container; pid is its init
 
 
 def save(path: Path, records: list[Record]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +43,7 @@ class FakeHandle:
         self.created_at = time.monotonic()
         self.stops = 0
         self.rss = 0
+        self.container_id: str | None = None
         self._code: int | None = None
         self._exited = asyncio.Event()
 
@@ -105,6 +106,14 @@ class FakeLauncher:
 
     async def adopt(self, record: Record, log_path: Path) -> FakeHandle | None:
         return self.survivors.get(record.pid)
+
+    async def sweep(self, keep: Sequence[Any]) -> list[str]:
+        """What a container launcher's sweep finds is tested against a real engine
+        (tests/integration/test_containers.py); processes have nothing to sweep."""
+        return []
+
+    async def close(self) -> None:
+        pass
 
     def survivor(self, pid: int, spec: LaunchSpec, log_path: Path) -> FakeHandle:
         """A server a previous supervisor left running."""

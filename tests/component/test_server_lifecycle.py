@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -114,7 +115,9 @@ def record_survivor(r: Rig, name: str, pid: int, asleep: bool = False) -> statef
     """What a previous supervisor wrote for `name`, and the survivor the launcher finds."""
     port, devices = 47150, ("gpu0",)
     spec = r.fleet.render(name, port, devices)
-    record = statefile.Record(name, pid, port, spec.argv, list(devices), time.time() - 5, asleep)
+    record = statefile.Record(
+        name, pid, port, spec.argv, list(devices), time.time() - 5, asleep, spec.fingerprint()
+    )
     r.launcher.survivor(pid, spec, r.fleet.get(name).log_path)
     return record
 
@@ -132,6 +135,17 @@ async def test_a_ready_survivor_is_adopted_not_started_again(tmp_path: Path) -> 
         await r.fleet.ensure("a")
         assert r.launcher.handles == [], "served by the survivor"
         assert statefile.load(r.fleet.state_file) == [record]
+
+
+async def test_a_survivor_whose_workload_changed_is_stopped_not_adopted(tmp_path: Path) -> None:
+    """Same command, different fingerprint (its env or container changed in the config)."""
+    async with rig(tmp_path, {"a": server(3)}, FakeGpus(10)) as r:
+        record = record_survivor(r, "a", pid=4242)
+        statefile.save(r.fleet.state_file, [replace(record, fingerprint="0" * 16)])
+        adopted, killed = await adopt_survivors(r.fleet)
+        assert (adopted, killed) == ([], ["a (pid 4242)"])
+        assert r.fleet.get("a").state is State.STOPPED
+        assert r.launcher.survivors[4242].stops == 1
 
 
 async def test_an_asleep_survivor_is_adopted_asleep_and_wakes_on_demand(tmp_path: Path) -> None:
