@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness import docker_engine as docker_engine_
 from harness.faults import BROKEN, FAULT_ROUTES, FAULTY
 from harness.stack import Stack, fake_server, running_stack, stack_config
 
@@ -32,3 +33,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     config["proxy"]["cooldown"] = {"failures": 3, "window": 3600, "period": 3600}
     with running_stack(tmp, config, check_exit=True) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[docker_engine_.Engine]:
+    """A real Docker engine for the container tests, started once; skipped, saying why, where
+    none can start (never silently)."""
+    running = docker_engine_.from_env()
+    if running is not None:
+        yield running
+        return
+    try:
+        engine = docker_engine_.start(tmp_path_factory.mktemp("docker"))
+    except docker_engine_.EngineUnavailable as exc:
+        print(f"\nSKIP container tests: no Docker engine: {exc}")
+        pytest.skip(f"no Docker engine: {exc}")
+    try:
+        yield engine
+    finally:
+        docker_engine_.stop(engine)
