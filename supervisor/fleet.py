@@ -323,7 +323,11 @@ class Fleet:
         self._shut_down = True
 
     def describe(self, server: ManagedServer, memory: bool = True) -> dict[str, Any]:
+        """`memory`: measure it (RSS from the process table, GPU memory from a fresh NVML
+        reading): milliseconds, so not on ensure()'s path."""
         spec = self.config.servers[server.name]
+        if memory and self.reader.kind == "gpu":
+            self._devices = self.reader.read()
         placed = [d.total for d in self._devices if d.key in server.devices]
         total = placed[0] if placed else (self._devices[0].total if self._devices else 0)
         return {

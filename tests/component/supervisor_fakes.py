@@ -164,11 +164,15 @@ class FakeGpus:
     def __init__(self, *sizes_gib: float) -> None:
         self.totals = [int(gib * GiB) for gib in sizes_gib]
         self.used = [0 for _ in sizes_gib]
+        # per device, pid -> bytes: NVML's per-process readings (CUDA context included)
+        self.processes: list[dict[int, int]] = [{} for _ in sizes_gib]
 
     def read(self) -> list[DeviceReading]:
         return [
-            DeviceReading(f"gpu{i}", "gpu", i, "fake GPU", total, used, total - used)
-            for i, (total, used) in enumerate(zip(self.totals, self.used, strict=True))
+            DeviceReading(f"gpu{i}", "gpu", i, "fake GPU", total, used, total - used, dict(procs))
+            for i, (total, used, procs) in enumerate(
+                zip(self.totals, self.used, self.processes, strict=True)
+            )
         ]
 
     def close(self) -> None:
