@@ -94,6 +94,19 @@ def _mib(n: int) -> str:
 _STATE_STYLE = {"ready": "green", "starting": "yellow", "stopping": "yellow", "failed": "red"}
 
 
+def _pid(server: dict[str, Any]) -> str:
+    """The pid, and for a container server its short container id beside it."""
+    pid = str(server["pid"] or "-")
+    container = server.get("container_id")
+    return f"{pid} ({container[:12]})" if container else pid
+
+
+def _used(server: dict[str, Any]) -> int:
+    """On a GPU box, what NVML measures of its processes; else their resident memory."""
+    gpu = server.get("gpu_memory_bytes")
+    return int(gpu if gpu is not None else (server["memory_bytes"] or 0))
+
+
 def ps(
     url: str | None = UrlOption, config: Path | None = ConfigOption, as_json: bool = JsonOption
 ) -> None:
@@ -123,12 +136,12 @@ def ps(
         table.add_row(
             s["name"],
             f"[{style}]{state}[/{style}]",
-            str(s["pid"] or "-"),
+            _pid(s),
             str(s["port"] or "-"),
             tier,
             ",".join(s["devices"]) or "-",
             _mib(s["budget_bytes"] or 0),
-            _mib(s["memory_bytes"] or 0),
+            _mib(_used(s)),
             str(s["in_flight"]),
             _age(s["uptime_s"]),
             _age(s["idle_s"]) if s["pid"] else "-",
