@@ -27,7 +27,7 @@ from supervisor.budgets import never_fit_problems
 from supervisor.client import admin_token
 from supervisor.devices import open_reader
 from supervisor.errors import SupervisorError
-from supervisor.fleet import Fleet
+from supervisor.fleet import Fleet, instance_of
 from supervisor.launchers import Launchers
 from supervisor.metrics import Metrics
 from supervisor.monitor import Monitor
@@ -92,18 +92,19 @@ def create_app(
 
 
 def launchers_for(config: Config) -> Launchers:
-    """Processes always; containers when a server says `launcher: docker` (the Docker SDK is
-    imported only then)."""
+    """Processes always; containers when a server says `launcher: docker`, or when a previous
+    supervisor recorded a container (the Docker SDK is imported only then)."""
     process = ProcessLauncher(config.supervisor.env_passthrough)
-    if not any(s.launcher == "docker" for s in config.servers.values()):
-        return Launchers(process)
+    settings = config.supervisor
+    instance = instance_of(settings)  # what Fleet.instance will be: the sweep must match it
 
     def docker() -> DockerLauncher:
         from supervisor.docker_launcher import DockerLauncher
 
-        return DockerLauncher(config.supervisor.docker)
+        return DockerLauncher(settings.docker, instance)
 
-    return Launchers(process, docker)
+    configured = any(s.launcher == "docker" for s in config.servers.values())
+    return Launchers(process, docker, containers_configured=configured)
 
 
 async def _boot(fleet: Fleet, name: str) -> None:

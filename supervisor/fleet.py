@@ -14,11 +14,11 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from pathlib import Path
 from typing import Any
 
 from modelyard_config import Config
 from modelyard_config.placeholders import fill
+from modelyard_config.supervisor import SupervisorSettings
 from supervisor import budgets, capacity, paths, server_views, statefile
 from supervisor.capacity import Device, Eviction, NoFit, Resident, Want
 from supervisor.command import LaunchFacts, LaunchSpec, render
@@ -36,9 +36,13 @@ from supervisor.states import HOLDS_MEMORY, State
 log = logging.getLogger("modelyard.supervisor")
 
 
-def instance_of(state_dir: Path) -> str:
-    """A supervisor's default instance name: a hash of its state directory's real path, so a
-    restart on the same directory finds its own containers and another directory's are not."""
+def instance_of(settings: SupervisorSettings) -> str:
+    """The name this supervisor's containers carry in their labels: supervisor.docker.instance,
+    else a hash of its state directory's real path, so a restart on the same directory finds
+    its own containers and another directory's supervisor does not."""
+    if settings.docker.instance:
+        return settings.docker.instance
+    state_dir = paths.state_dir(settings.state_dir)
     return hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:10]
 
 
@@ -62,7 +66,7 @@ class Fleet:
         self.state_dir = paths.state_dir(settings.state_dir)
         self.state_file = self.state_dir / "servers.json"
         # Containers carry it in their labels: one state directory, one instance.
-        self.instance = settings.docker.instance or instance_of(self.state_dir)
+        self.instance = instance_of(settings)
         self._engine_python = str(paths.engine_python(settings.engine_python))
         self._models_dir = str(paths.models_dir(settings.models_dir))
         self.ports = PortAllocator("127.0.0.1", *settings.port_range)

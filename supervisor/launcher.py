@@ -1,6 +1,5 @@
 """The launcher seam: how a server's workload is started, watched and taken down.
 
-    Launcher       start(spec, log) -> ServerHandle; adopt(record, log) -> ServerHandle | None
     Launcher       start(spec, log) -> ServerHandle; adopt(record, log) -> ServerHandle | None;
                    sweep(keep) -> removed; close()
     ServerHandle   one running server: pid, container_id, exited, returncode, wait(),
@@ -53,8 +52,8 @@ class ServerHandle(Protocol):
 
     @property
     def returncode(self) -> int | None:
-        """The leader's exit code; None while it runs, and for an adopted leader (only its
-        parent could reap it)."""
+        """The leader's exit code; None while it runs, and for an adopted process (only its
+        parent could reap it; an adopted container's comes from the engine)."""
         ...
 
     async def wait(self) -> int | None:

@@ -3,6 +3,8 @@
 The process launcher always exists; the Docker one is built on first use, so a config with no
 container server never imports the Docker SDK nor dials an engine, and one whose engine is down
 still starts (its container servers fail with a LaunchError naming the engine, when asked for).
+A config that no longer has container servers still gets one when the state file records a
+container, so what a previous supervisor left running is stopped, not forgotten.
 """
 
 from __future__ import annotations
@@ -19,11 +21,19 @@ log = logging.getLogger("modelyard.supervisor")
 
 
 class Launchers:
-    """`docker`: builds the container launcher when first needed (None: none configured)."""
+    """`docker`: builds the container launcher when first needed (None: none available).
+    `containers_configured`: a server says `launcher: docker`, so the sweep asks the engine
+    even when no record named a container."""
 
-    def __init__(self, process: Launcher, docker: Callable[[], Launcher] | None = None) -> None:
+    def __init__(
+        self,
+        process: Launcher,
+        docker: Callable[[], Launcher] | None = None,
+        containers_configured: bool = False,
+    ) -> None:
         self._process = process
         self._make_docker = docker
+        self._configured = containers_configured and docker is not None
         self._docker: Launcher | None = None
 
     def _containers(self) -> Launcher | None:
@@ -50,7 +60,7 @@ class Launchers:
 
     async def sweep(self, keep: Sequence[ServerHandle]) -> list[str]:
         removed = await self._process.sweep(keep)
-        if self._make_docker is not None:
+        if self._configured or self._docker is not None:
             docker = self._containers()
             assert docker is not None
             removed += await docker.sweep(keep)
