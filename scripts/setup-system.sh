@@ -1,20 +1,35 @@
 #!/usr/bin/env bash
-# System packages the speech sidecars use: espeak-ng speaks the nine Indian languages (and
-# English when Piper is absent). Installed with apt where this runs as root (CI does); anyone
-# else is told the one command to run, and the TTS sidecar then serves English through Piper.
+# System packages the project uses, each for a reason:
+#   espeak-ng    the TTS sidecar speaks the nine Indian languages (and English without Piper)
+#   docker.io    dockerd, containerd, runc and the docker CLI: the container tests start their
+#                own engine (harness/docker_engine.py) and build modelyard's image on it
+#   debootstrap  builds the engine's base image from Debian's mirror (harness/base_image.py):
+#                no image registry is reachable where the tests run; debian-archive-keyring
+#                lets it check the mirror's signatures (only recommended, so named here)
+# Installed with apt where this runs as root (CI does), in one apt-get call and only what is
+# missing, so a rerun is a no-op. Anyone else is told the one command to run: without
+# espeak-ng the TTS sidecar serves English through Piper only; without docker.io or
+# debootstrap the container tests skip, saying why.
 set -euo pipefail
 
-if command -v espeak-ng >/dev/null 2>&1; then
-    echo "espeak-ng present: $(command -v espeak-ng)"
+missing=()
+command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+# dockerd lives in /usr/sbin, which a non-root PATH may lack
+command -v dockerd >/dev/null 2>&1 || [[ -x /usr/sbin/dockerd ]] || missing+=(docker.io)
+command -v debootstrap >/dev/null 2>&1 || [[ -x /usr/sbin/debootstrap ]] || missing+=(debootstrap)
+[[ -f /usr/share/keyrings/debian-archive-keyring.gpg ]] || missing+=(debian-archive-keyring)
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "system packages present: espeak-ng, docker.io, debootstrap, debian-archive-keyring"
     exit 0
 fi
 if [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing espeak-ng (apt)"
+    echo "installing ${missing[*]} (apt)"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends espeak-ng >/dev/null
-    espeak-ng --version
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     exit 0
 fi
-echo "WARNING: espeak-ng is not installed, so the TTS sidecar cannot speak Indian languages." >&2
-echo "         Install it with: sudo apt-get install espeak-ng   (then run make setup again)" >&2
+echo "WARNING: not installed: ${missing[*]} (espeak-ng: the TTS sidecar's Indian voices;" >&2
+echo "         docker.io, debootstrap: the container tests, which then skip)." >&2
+echo "         Install them with: sudo apt-get install ${missing[*]}   (then make setup again)" >&2
