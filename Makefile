@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # (pipefail keeps pip's own failure; only grep's "nothing left to print" is forgiven)
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup system venv engine models up test lint format unit integration bench bench-ab bench-api bench-hostile bench-speech smoke-models eval faults fuzz clean
+.PHONY: setup system venv engine models up test lint format unit integration bench bench-ab bench-containers bench-api bench-hostile bench-speech smoke-models eval faults fuzz clean
 
 setup: system venv engine models  ## both venvs, espeak-ng and the tiny models; reruns are no-ops
 
@@ -45,15 +45,16 @@ unit: venv
 	$(BIN)/pytest tests/unit tests/component -q
 
 integration: setup
-	$(BIN)/pytest tests/integration -v
+	$(BIN)/pytest tests/integration -v -rs
 
 test: setup lint
-	$(BIN)/pytest -v
+	$(BIN)/pytest -v -rs
 
 bench: setup
 	$(BIN)/python bench/skeleton.py
 	$(BIN)/python bench/swap.py
 	$(BIN)/python bench/speech.py
+	$(BIN)/python bench/containers.py
 
 bench-ab: setup  ## proxy-added latency here and in OTHER (another checkout), side by side
 	@test -n "$(OTHER)" || { echo 'usage: make bench-ab OTHER=path/to/other/checkout'; exit 2; }
@@ -61,6 +62,9 @@ bench-ab: setup  ## proxy-added latency here and in OTHER (another checkout), si
 
 bench-api: setup  ## proxy-added latency per API: chat, embeddings, a streamed Responses request
 	$(BIN)/python bench/api_surface.py
+
+bench-containers: setup  ## a container's start and stop: bare `docker run` against the supervisor's, side by side
+	$(BIN)/python bench/containers.py
 
 bench-hostile: setup  ## hostile inputs (2 GB body, 50 GB upload, 40-hour FLAC, 16k video): time to 4xx, RSS
 	$(BIN)/python bench/hostile.py
