@@ -39,6 +39,10 @@ class DockerSettings(Strict):
     instance: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")
     # Any one call to the engine (create, stop, inspect): past it the engine counts as down.
     api_timeout: Seconds = 60.0
+    # Variables of the supervisor's environment every container gets (a trailing `*` is a
+    # prefix), under its own `env`: secrets such as a hub token stay out of servers.yaml. A
+    # container gets nothing else of the host's (its image sets PATH, HOME and the rest).
+    env_passthrough: list[str] = ["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"]
 
 
 class SupervisorSettings(Strict):

@@ -37,8 +37,9 @@ def network_kwargs(box: ContainerLaunch) -> dict[str, Any]:
     return {"network": box.network}
 
 
-def create_kwargs(spec: LaunchSpec) -> dict[str, Any]:
-    """The keyword arguments of `DockerClient.containers.create` for `spec`."""
+def create_kwargs(spec: LaunchSpec, passed: dict[str, str] | None = None) -> dict[str, Any]:
+    """The keyword arguments of `DockerClient.containers.create` for `spec`; `passed`: host
+    variables the container also gets, under its own env."""
     box = spec.container
     if box is None:
         raise ValueError(f"{spec.name} is not a container server")
@@ -47,7 +48,7 @@ def create_kwargs(spec: LaunchSpec) -> dict[str, Any]:
         "name": box.name,
         "command": list(spec.argv),
         "entrypoint": list(box.entrypoint) if box.entrypoint is not None else None,
-        "environment": dict(spec.env),
+        "environment": {**(passed or {}), **spec.env},
         "labels": dict(box.labels),
         "mounts": [mount(v) for v in box.volumes],
         "detach": True,

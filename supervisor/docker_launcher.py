@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -30,6 +31,7 @@ import docker
 
 from modelyard_config.supervisor import DockerSettings
 from supervisor import server_logs
+from supervisor.child_env import allowed
 from supervisor.command import (
     LABEL_FINGERPRINT,
     LABEL_INSTANCE,
@@ -58,7 +60,15 @@ class DockerLauncher:
     ) -> None:
         self._engine = DockerEngine(settings, environ)
         self._instance = instance
+        self._host_env = os.environ if environ is None else environ
+        self._passthrough = tuple(settings.env_passthrough)
         self._handles: set[ContainerHandle] = set()
+
+    def _passed(self) -> dict[str, str]:
+        """The supervisor's variables supervisor.docker.env_passthrough names. Read at each
+        start, not rendered: they are secrets (a hub token), kept out of the state file, the
+        fingerprint and `modelyard ps`."""
+        return {k: v for k, v in self._host_env.items() if allowed(k, self._passthrough)}
 
     # -- start ---------------------------------------------------------------------------------
 
@@ -75,7 +85,9 @@ class DockerLauncher:
         await self._ensure_image(box)
         await self._clear_name(box)
         creating = asyncio.ensure_future(
-            self._engine.call(lambda c: _create_and_start(c, spec), f"create {box.name}")
+            self._engine.call(
+                lambda c: _create_and_start(c, spec, self._passed()), f"create {box.name}"
+            )
         )
         try:
             container_id, pid = await asyncio.shield(creating)
@@ -256,13 +268,14 @@ class DockerLauncher:
         return [h for h in self._handles if not h.exited]
 
 
-def _create_and_start(client: Any, spec: LaunchSpec) -> tuple[str, int]:
+def _create_and_start(client: Any, spec: LaunchSpec, passed: dict[str, str]) -> tuple[str, int]:
     """In one thread call, so nothing but this function ever holds a container half made: it
     returns (id, host pid of its init) of a started container, or raises having removed what
-    it created."""
+    it created. `passed`: the supervisor's variables that supervisor.docker.env_passthrough
+    names, under the server's own env."""
     assert spec.container is not None
     try:
-        container = client.containers.create(**create_kwargs(spec))
+        container = client.containers.create(**create_kwargs(spec, passed))
     except docker.errors.APIError:
         raise  # the engine refused: nothing was created
     except BaseException:  # no answer (a timeout): the engine may have created it all the same

@@ -219,6 +219,28 @@ async def test_a_start_cancelled_while_creating_leaves_no_container(
     assert "its start was cancelled" in caplog.text, f"no cancel hit a creation: {outcomes}"
 
 
+async def test_a_container_gets_its_own_env_and_the_passed_host_variables_only(
+    docker_engine: Engine, instance: str, client: Any, tmp_path: Path
+) -> None:
+    """supervisor.docker.env_passthrough (default: the hub tokens) and the server's `env`;
+    never the supervisor's own secrets or its PATH."""
+    spec = launch_spec(docker_engine, instance, "envy", ["sh", "-c", "env; sleep 60"])
+    spec = replace(spec, env={"SERVER_OWN": "yes"})
+    host = {"HF_TOKEN": "hf_passed", "MODELYARD_ADMIN_TOKEN": "secret", "PATH": "/nowhere"}
+    launcher = DockerLauncher(DockerSettings(host=docker_engine.host), instance, host)
+    log = tmp_path / "envy.log"
+    handle = await launcher.start(spec, log)
+    try:
+        await until(lambda: b"SERVER_OWN=yes" in log.read_bytes(), "the container's env")
+        text = log.read_text()
+        assert "HF_TOKEN=hf_passed" in text
+        assert "secret" not in text and "PATH=/nowhere" not in text
+    finally:
+        await handle.stop(1)
+        await launcher.close()
+    assert not exists(client, handle.container_id)
+
+
 async def test_output_follows_a_log_file_truncated_or_renamed_under_it(
     docker_engine: Engine, instance: str, client: Any, launcher: Make, tmp_path: Path
 ) -> None:

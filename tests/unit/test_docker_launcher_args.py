@@ -160,3 +160,27 @@ def test_a_process_server_has_no_container_arguments() -> None:
     )
     with pytest.raises(ValueError, match="not a container server"):
         create_kwargs(render(config, "p", HOST_FACTS))
+
+
+def test_passed_host_variables_sit_under_the_servers_own_env() -> None:
+    kwargs = create_kwargs(spec(), {"HF_TOKEN": "hf_secret", "HF_HOME": "/host-hf"})
+    assert kwargs["environment"] == {"HF_TOKEN": "hf_secret", "HF_HOME": "/hf"}
+
+
+def test_the_engines_own_log_copy_is_bounded_and_no_docker_proxy_config_is_added() -> None:
+    kwargs = create_kwargs(spec())
+    assert kwargs["use_config_proxy"] is False
+    log_config = engine_json(kwargs)["host_config"]["LogConfig"]
+    assert log_config["Type"] == "json-file"
+    assert log_config["Config"] == {"max-size": "16m", "max-file": "2"}
+
+
+def test_only_the_named_host_variables_are_passed() -> None:
+    from modelyard_config.supervisor import DockerSettings
+    from supervisor.docker_launcher import DockerLauncher
+
+    environ = {"HF_TOKEN": "t", "MY_A": "1", "MODELYARD_ADMIN_TOKEN": "x", "PATH": "/usr/bin"}
+    default = DockerLauncher(DockerSettings(), "i", environ)
+    assert default._passed() == {"HF_TOKEN": "t"}
+    wider = DockerLauncher(DockerSettings(env_passthrough=["MY_*"]), "i", environ)
+    assert wider._passed() == {"MY_A": "1"}
