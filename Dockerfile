@@ -50,6 +50,7 @@ ENV PATH=/opt/modelyard/bin:$PATH \
     HOME=/var/lib/modelyard \
     MODELYARD_HOME=/var/lib/modelyard \
     HF_HOME=/var/lib/modelyard/hf-cache \
+    MODELYARD_CONFIG=/etc/modelyard/servers.yaml \
     PYTHONUNBUFFERED=1
 USER 10001:10001
 WORKDIR /var/lib/modelyard

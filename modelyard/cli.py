@@ -56,8 +56,9 @@ ConfigOption = typer.Option(
     None,
     "--config",
     "-c",
-    help="servers.yaml to use "
-    "[default: servers.yaml with an NVIDIA GPU, profiles/cpu.yaml without]",
+    envvar="MODELYARD_CONFIG",  # modelyard's image sets it: /etc/modelyard/servers.yaml
+    help="servers.yaml to use (default: servers.yaml with an NVIDIA GPU, profiles/cpu.yaml "
+    "without)",
 )
 
 
