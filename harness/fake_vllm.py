@@ -37,11 +37,15 @@ Unlike chat, these stream whenever asked (`"stream": true`): `--stream-tokens` t
 `t0 t1 ...`, `--stream-delay` apart (none by default). A plain answer's text is the last user
 turn with `--echo`, the `--chat-reply`, else "ok". A body that is not a JSON object gets
 vLLM's 400, not a dropped connection.
+With `--keep-alive` it answers in HTTP/1.1 and keeps each connection open, as vLLM's uvicorn
+does: benchmarks use it (bench/proxy_load.py), so that the proxy's connection pool is measured
+as it is in front of vLLM, not one new connection per request. Without it, HTTP/1.0: every
+connection closes after its answer (what the tests have always run against).
 Standard library only, so it starts in milliseconds.
 
     python fake_vllm.py --port P [--die-after S] [--hang-after S] [--exit-code N] [--busy]
                         [--chat-reply WORD] [--echo] [--fail-status N] [--ready-after S]
-                        [--stream-delay S] [--stream-tokens N] [--audio]
+                        [--stream-delay S] [--stream-tokens N] [--audio] [--keep-alive]
 """
 
 from __future__ import annotations
@@ -558,6 +562,7 @@ def main() -> None:
     parser.add_argument("--stream-delay", type=float, default=None, help="seconds per chunk")
     parser.add_argument("--stream-tokens", type=int, default=10, help="chunks per stream")
     parser.add_argument("--audio", action="store_true", help="answer the audio endpoints")
+    parser.add_argument("--keep-alive", action="store_true", help="HTTP/1.1, connections kept")
     args = parser.parse_args()
     state = State()
     state.busy = args.busy
@@ -570,7 +575,18 @@ def main() -> None:
     state.audio = args.audio
     if args.hang_after is not None:
         state.hang_at = time.monotonic() + args.hang_after
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler(state))
+    served = handler(state)
+    if args.keep_alive:  # a stream still closes its connection (events sends connection: close)
+        served.protocol_version = "HTTP/1.1"
+        # headers and body are two writes: with Nagle the body would wait on a delayed ACK
+        served.disable_nagle_algorithm = True
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), served, bind_and_activate=False)
+    # socketserver's listen backlog is 5: a burst of connections (bench/streams_open.py opens
+    # 200 at once) would overflow it, and the kernel's SYN retries (1 s, 3 s, 7 s...) or resets
+    # would then be charged to whatever sits in front of this server.
+    server.request_queue_size = 1024
+    server.server_bind()
+    server.server_activate()
     if args.die_after is not None:
         threading.Timer(args.die_after, lambda: os._exit(args.exit_code)).start()
     print(f"fake vLLM on {args.port}", flush=True)
