@@ -282,14 +282,19 @@ class ManagedServer:
 
     async def _watch_exit(self, handle: ServerHandle) -> None:
         code = await handle.wait()
-        if handle.members():
-            # The leader died on its own (kill -9, a crash): what it forked would outlive it,
-            # multiprocessing's resource tracker among them, which ignores SIGTERM.
-            await self._take_down(handle)
-        if self._handle is handle and self._state in _LIVE:
-            self._fail(f"exited with code {code} while {self._state}")
-            self._release()
-            self._ctx.exited(self)
+        async with self._stop_lock:  # ensure() waits for the leftovers to be gone
+            crashed = self._handle is handle and self._state in _LIVE
+            if crashed:
+                # Failed at once: its address must not be handed out while what it forked is
+                # taken down below, which may take the whole stop_grace.
+                self._fail(f"exited with code {code} while {self._state}")
+            if handle.members():
+                # The leader died on its own (kill -9, a crash): what it forked would outlive
+                # it, multiprocessing's resource tracker among them, which ignores SIGTERM.
+                await self._take_down(handle)
+            if crashed:
+                self._release()  # only now: the leftovers held its memory and its port
+                self._ctx.exited(self)
 
     async def fail(self, reason: str) -> None:
         """Declare a live server broken (it stopped answering): take it down, keep FAILED."""

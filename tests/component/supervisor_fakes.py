@@ -44,6 +44,9 @@ class FakeHandle:
         self.stops = 0
         self.rss = 0
         self.container_id: str | None = None
+        # what it forked, alive after it exits on its own until a stop (vLLM's engine core)
+        self.leftovers: list[int] = []
+        self.stop_gate: asyncio.Event | None = None
         self._code: int | None = None
         self._exited = asyncio.Event()
 
@@ -71,10 +74,13 @@ class FakeHandle:
         self.stops += 1
         if not self.exited:
             self.exit(-15)
+        if self.stop_gate is not None:  # what it forked is slow to go (stop_grace)
+            await self.stop_gate.wait()
+        self.leftovers = []
         return self._code
 
     def members(self) -> list[int]:
-        return [] if self.exited else [self.pid]
+        return list(self.leftovers) if self.exited else [self.pid]
 
     def rss_bytes(self) -> int:
         return 0 if self.exited else self.rss

@@ -79,6 +79,29 @@ async def test_exit_while_starting_fails_with_the_exit_code_and_log_tail(tmp_pat
         assert r.fleet.describe(a)["exit_code"] == 7
 
 
+async def test_a_crash_is_failed_at_once_while_its_leftovers_are_taken_down(
+    tmp_path: Path,
+) -> None:
+    """kill -9 of a vLLM leader leaves its engine core alive, and taking that down may last the
+    whole stop_grace: meanwhile the server must not be `ready` (its address is dead), and a new
+    start waits until the leftovers, which hold its memory and port, are gone."""
+    async with rig(tmp_path, {"a": server(3)}, FakeGpus(10), port_range=ONE_PORT) as r:
+        await r.fleet.ensure("a")
+        first = r.launcher.handles[0]
+        first.leftovers, first.stop_gate = [first.pid + 50_000], asyncio.Event()
+        first.exit(-9)
+        a = r.fleet.get("a")
+        await until(lambda: a.state is State.FAILED, "the crash to be noticed")
+        assert first.stops == 1 and first.members(), "its leftovers are being taken down"
+        assert a.port is not None, "the port is still held by the leftovers"
+        again = asyncio.create_task(r.fleet.ensure("a"))
+        await asyncio.sleep(0.05)  # give a wrong implementation the chance to start it early
+        assert len(r.launcher.handles) == 1 and not again.done()
+        first.stop_gate.set()
+        await asyncio.wait_for(again, timeout=5)
+        assert a.state is State.READY and len(r.launcher.handles) == 2
+
+
 async def test_a_refused_sleep_leaves_the_server_ready(tmp_path: Path) -> None:
     async with rig(tmp_path, {"a": server(3, "warm")}, FakeGpus(10)) as r:
         await r.fleet.ensure("a")
