@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 
 from modelyard import profile
 from modelyard.stack import ListenError, StartupError, run_stack
+from modelyard.workers import WorkerExitedError, Workers, announce_ready, worker_argv
 from modelyard_config import Config, ConfigError, load_config
 from modelyard_config.checks import warnings as config_warnings
 from proxy import cli as proxy_cli
@@ -85,15 +86,21 @@ def _build_models(config: Config) -> None:
             catalog.build(models_dir, name, engine)
 
 
-def _serve(apps: list[tuple[Starlette, str, int]], banner: str = "") -> None:
+def _serve(
+    apps: list[tuple[Starlette, str, int]],
+    banner: str = "",
+    workers: Workers | None = None,
+    worker: bool = False,
+) -> None:
+    def ready() -> None:
+        if worker:
+            announce_ready()
+        elif banner:
+            err.print(banner, highlight=False, markup=False)
+
     async def go() -> None:
         try:
-            await run_stack(
-                apps,
-                on_ready=lambda: (
-                    err.print(banner, highlight=False, markup=False) if banner else None
-                ),
-            )
+            await run_stack(apps, on_ready=ready, workers=workers, worker=worker)
         finally:
             for app_, _, _ in apps:  # belt and braces: the lifespan already stopped them
                 fleet = getattr(app_.state, "fleet", None)
@@ -107,6 +114,16 @@ def _serve(apps: list[tuple[Starlette, str, int]], banner: str = "") -> None:
     except (ListenError, StartupError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from exc
+    except WorkerExitedError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+
+
+def _workers(cfg: Config, source: str) -> Workers | None:
+    """The proxy's other processes, when proxy.workers asks for more than this one."""
+    if cfg.proxy.workers == 1:
+        return None
+    return Workers(worker_argv(str(Path(source).resolve())), cfg.proxy.workers - 1)
 
 
 @app.command()
@@ -125,8 +142,9 @@ def up(config: Path | None = ConfigOption) -> None:
     keyed = bool(access.keys or prx.api_keys or access.keys_file or os.environ.get(access.keys_env))
     key = "$MODELYARD_API_KEY" if keyed else "none"  # the CLI's own variable for its key
     auth = ' -H "authorization: Bearer $MODELYARD_API_KEY"' if keyed else ""
+    workers = f" ({prx.workers} workers)" if prx.workers > 1 else ""
     banner = (
-        f"modelyard: supervisor on http://{sup.host}:{sup.port}, proxy on {base}"
+        f"modelyard: supervisor on http://{sup.host}:{sup.port}, proxy on {base}{workers}"
         + (" (API keys required)" if keyed else " (open: no API keys configured)")
         + "\n"
         f"  try:  curl {base}/chat/completions{auth} -H 'content-type: application/json' "
@@ -141,7 +159,7 @@ def up(config: Path | None = ConfigOption) -> None:
         (create_proxy(cfg), prx.host, prx.port),
         (create_supervisor(cfg, source), sup.host, sup.port),
     ]
-    _serve(apps, banner)
+    _serve(apps, banner, _workers(cfg, source))
 
 
 @app.command("supervisor")
@@ -155,12 +173,22 @@ def run_supervisor(config: Path | None = ConfigOption) -> None:
 
 
 @app.command("proxy")
-def run_proxy(config: Path | None = ConfigOption) -> None:
+def run_proxy(
+    config: Path | None = ConfigOption,
+    worker: bool = typer.Option(
+        False, "--worker", hidden=True, help="run as one of proxy.workers' other processes"
+    ),
+) -> None:
     """Run only the proxy, against the supervisor named in proxy.supervisor_url."""
     from proxy.app import create_app
 
-    cfg, _ = _load(config)
-    _serve([(create_app(cfg), cfg.proxy.host, cfg.proxy.port)])
+    if worker:  # started by the first proxy, which said which config it loaded
+        assert config is not None
+        cfg = load_config(config)
+        _serve([(create_app(cfg), cfg.proxy.host, cfg.proxy.port)], worker=True)
+        return
+    cfg, source = _load(config)
+    _serve([(create_app(cfg), cfg.proxy.host, cfg.proxy.port)], workers=_workers(cfg, source))
 
 
 @app.command()
@@ -193,6 +221,10 @@ def schema() -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # The proxy logs a line per request, and the format shows no caller, thread or process:
+    # logging's documented switches for what is not shown save 3-5 us a line (issue 14).
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
     try:
         app()

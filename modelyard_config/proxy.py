@@ -79,3 +79,12 @@ class ProxySettings(Strict):
     responses: ResponseMemory = ResponseMemory()
     # Media URLs the degradations fetch: refuse loopback/private hosts unless this is set.
     fetch_private_media: bool = False
+    # Proxy processes serving `port` together, each with its own event loop: the kernel spreads
+    # new connections over them (SO_REUSEPORT), so more than one loop's worth of requests can
+    # be served. Each worker keeps its own memory, nothing shared: the breakers (a failing
+    # server is skipped by each worker once that worker has seen it fail), the address cache
+    # (each worker asks the supervisor), key quotas (a key's requests_per_minute and
+    # max_concurrent are counted per worker, so together up to `workers` times those) and the
+    # Responses API ids (a GET, cancel or previous_response_id finds a response only on the
+    # worker that relayed it: run one worker if clients use stored responses). README: Workers.
+    workers: Annotated[int, Field(ge=1, le=64)] = 1

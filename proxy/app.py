@@ -47,7 +47,9 @@ def create_app(config: Config, admin: Admin | None = None) -> Starlette:
                     AdminClient(config.supervisor_url(), token=token)
                 )
             metrics = ProxyMetrics()
-            chain = Chain(config, Backends(admin or client), upstream, metrics)
+            backends = Backends(admin or client)
+            stack.push_async_callback(backends.aclose)  # before the client it asks closes
+            chain = Chain(config, backends, upstream, metrics)
             classifier = build_classifier(config, chain)
             media = await stack.enter_async_context(
                 MediaReader(settings.limits, settings.fetch_private_media)

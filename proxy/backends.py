@@ -1,18 +1,34 @@
 """Asks the supervisor for a ready server, remembers the answer briefly, translates errors.
 
 Asking the supervisor on every request costs a loopback round trip and two wake-ups on a
-busy box; the answer rarely changes. So a ready server's URL is kept for `ttl` seconds
-(after which the next request asks again, which also tells the supervisor the server is in
-use) and dropped at once when a connection to it is refused (`forget`). The supervisor hands
-ports out round-robin, so a remembered URL cannot point at a different model in that window.
-An address says whether it was remembered: the supervisor may have stopped that server since
-(an eviction), so a refusal there is no sign the server is broken, and is asked about again.
+busy box; the answer rarely changes. So a ready server's URL is kept for `ttl` seconds and
+dropped at once when a connection to it is refused (`forget`). The supervisor hands ports out
+round-robin, so a remembered URL cannot point at a different model in that window. An address
+says whether it was remembered: the supervisor may have stopped that server since (an
+eviction), so a refusal there is no sign the server is broken, and is asked about again.
+
+The ttl is also how the supervisor learns a server is in use (each ensure touches it), so a
+busy server is asked about once per ttl or so, and an idle one not at all. Two things keep
+that question off the requests' path (issue 14: when the memory expired, every request in
+flight asked on its own, and 17-32 of them waited 200-300 ms at once at 32 clients):
+
+- one question per server at a time: callers that need an answer while one is being asked
+  wait for that one (single-flight), however many they are;
+- refresh ahead: a request that finds the answer in its last quarter of life (`refresh_at`)
+  starts that question in the background and goes on with the remembered URL, so while
+  requests keep coming the answer is renewed before it expires and none waits. Only requests
+  start a refresh, never a timer: an idle server's answer expires, and the supervisor sees it
+  idle, as before. A failed refresh is not retried in the background and not remembered: the
+  URL stays until its ttl ends (it answered a moment ago), then the next request asks, and
+  waits, and gets the error if there still is one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple, Protocol
 
 from openai_wire.errors import CAPACITY_UNAVAILABLE, UNAVAILABLE
@@ -63,27 +79,96 @@ def instance_of(info: dict[str, Any]) -> str | None:
     return f"{pid}@{started}" if pid is not None and started is not None else None
 
 
+@dataclass(frozen=True)
+class _Answer:
+    url: str
+    refresh_at: float  # from here on, a request starts a refresh in the background
+    expires: float  # from here on, the URL is not used without asking again
+
+
+class _Question:
+    """One ensure in flight for a server, shared by every caller that needs its answer."""
+
+    __slots__ = ("forgotten", "task")
+
+    def __init__(self) -> None:
+        self.task: asyncio.Task[str] | None = None
+        self.forgotten = False  # forget() came after it was asked: its answer may be stale
+
+
 class Backends:
     def __init__(
-        self, admin: Admin, ttl: float = 2.0, clock: Callable[[], float] = time.monotonic
+        self,
+        admin: Admin,
+        ttl: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+        refresh_after: float = 0.75,  # the share of the ttl after which a request refreshes
     ) -> None:
         self._admin = admin
         self._ttl = ttl
+        self._refresh_in = ttl * refresh_after
         self._clock = clock
-        self._ready: dict[str, tuple[str, float]] = {}
+        self._ready: dict[str, _Answer] = {}
+        self._asking: dict[str, _Question] = {}
         self._instances: dict[str, str | None] = {}
 
     async def ensure(self, server: str) -> Address:
         """Base URL of `server` once it is ready (started on demand by the supervisor)."""
-        cached = self._ready.get(server)
-        if cached is not None and cached[1] > self._clock():
-            return Address(cached[0], remembered=True)
-        base_url = await self._ask(server)
-        self._ready[server] = (base_url, self._clock() + self._ttl)
-        return Address(base_url, remembered=False)
+        answer = self._ready.get(server)
+        if answer is not None:
+            now = self._clock()
+            if now < answer.expires:
+                if now >= answer.refresh_at and server not in self._asking:
+                    self._ask_once(server, refreshing=answer)  # in the background
+                return Address(answer.url, remembered=True)
+        question = self._asking.get(server) or self._ask_once(server)
+        assert question.task is not None
+        # shielded: a caller that goes away (its client hung up) leaves the question to the rest
+        url = await asyncio.shield(question.task)
+        return Address(url, remembered=question.forgotten)
+
+    def _ask_once(self, server: str, refreshing: _Answer | None = None) -> _Question:
+        question = self._asking[server] = _Question()
+        question.task = asyncio.create_task(self._remember(server, question, refreshing))
+        # retrieved: a background refresh's error has no one waiting for it
+        question.task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return question
+
+    async def _remember(self, server: str, question: _Question, refreshing: _Answer | None) -> str:
+        """The answer, remembered unless forgotten meanwhile. The bookkeeping is done before
+        the task ends, so no caller can join a question that is over."""
+        try:
+            base_url = await self._ask(server)
+        except BaseException:
+            # a failed refresh is not tried again in the background before the answer expires:
+            # a supervisor that is down would otherwise be asked once per request until then
+            if refreshing is not None and self._ready.get(server) is refreshing:
+                self._ready[server] = replace(refreshing, refresh_at=refreshing.expires)
+            raise
+        else:
+            if not question.forgotten:
+                now = self._clock()
+                self._ready[server] = _Answer(base_url, now + self._refresh_in, now + self._ttl)
+            return base_url
+        finally:
+            if self._asking.get(server) is question:
+                del self._asking[server]
+
+    async def aclose(self) -> None:
+        """Cancel the questions still in flight (the app is stopping)."""
+        tasks = [q.task for q in self._asking.values() if q.task is not None]
+        self._asking.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def forget(self, server: str) -> None:
+        """Drop what is known of `server`'s address: the next request asks afresh, even while
+        a question asked before this is still in flight (its answer is not remembered)."""
         self._ready.pop(server, None)
+        question = self._asking.pop(server, None)
+        if question is not None:
+            question.forgotten = True
 
     def instance(self, server: str) -> str | None:
         """The process the last answer about `server` named (instance_of)."""

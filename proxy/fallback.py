@@ -111,7 +111,7 @@ class Chain:
             if not breaker.allow(self.clock()):
                 wait = breaker.cooling_for(self.clock())
                 run.tried.append(Attempt(server, "cooldown", f"skipped, cooling down {wait:.0f} s"))
-                self.metrics.attempts.labels(server, "cooldown").inc()
+                self.metrics.attempt(server, "cooldown")
                 continue
             trial = breaker.trial if breaker.state is BreakerState.HALF_OPEN else None
             if run.last_failed is not None:
@@ -149,11 +149,11 @@ class Chain:
                 breaker.succeeded()
                 outcome = "ok" if result.status_code < 400 else "client"
                 run.tried.append(Attempt(server, outcome))
-                self.metrics.attempts.labels(server, outcome).inc()
+                self.metrics.attempt(server, outcome)
                 _describe(result, server, run.tried)
                 return result
             run.tried.append(Attempt(server, result.reason, result.detail))
-            self.metrics.attempts.labels(server, result.reason).inc()
+            self.metrics.attempt(server, result.reason)
             log.warning("attempt %d on %s failed: %s", attempt, server, result.detail)
             run.last_failed = (server, result.reason)
             if result.reason == "stale" and not rechecked:  # asked the supervisor again: go

@@ -1,7 +1,12 @@
-"""The proxy's short memory of ready servers, and how supervisor errors reach the client."""
+"""The proxy's short memory of ready servers, and how supervisor errors reach the client.
+
+The fake admin can hold its answers (`hold()`, `release()`), so a test sees callers while a
+question to the supervisor is in flight, with no sleeps: issue 14's burst of ensures at expiry.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -17,13 +22,32 @@ class FakeAdmin:
     def __init__(self, *answers: dict[str, Any] | Exception) -> None:
         self.answers = list(answers)
         self.calls = 0
+        self.asked = asyncio.Event()  # a call came in
+        self.answered = asyncio.Event()  # a call returned (or raised)
+        self._gate: asyncio.Event | None = None
+
+    def hold(self) -> None:
+        """Calls from now on wait for release()."""
+        self._gate = asyncio.Event()
+        self.asked.clear()
+        self.answered.clear()
+
+    def release(self) -> None:
+        assert self._gate is not None
+        self._gate.set()
 
     async def ensure(self, name: str) -> dict[str, Any]:
         self.calls += 1
         answer = self.answers[min(self.calls, len(self.answers)) - 1]
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
+        self.asked.set()
+        try:
+            if self._gate is not None:
+                await self._gate.wait()
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+        finally:
+            self.answered.set()
 
     async def server(self, name: str) -> dict[str, Any]:
         return await self.ensure(name)
@@ -41,12 +65,118 @@ async def test_ready_url_is_remembered_for_the_ttl_then_asked_again() -> None:
     admin, clock = FakeAdmin({"base_url": "http://a:1"}, {"base_url": "http://a:2"}), Clock()
     backends = Backends(admin, ttl=2.0, clock=clock)
     assert await backends.ensure("a") == ("http://a:1", False)
-    clock.now += 1.9
+    clock.now += 1.4  # before the refresh window (the last quarter of the ttl)
     assert await backends.ensure("a") == ("http://a:1", True)
     assert admin.calls == 1
-    clock.now += 0.2
+    clock.now += 0.7  # expired with no request in the refresh window: an idle server
     assert await backends.ensure("a") == ("http://a:2", False)
     assert admin.calls == 2
+
+
+async def test_concurrent_callers_share_one_question_to_the_supervisor() -> None:
+    """Issue 14: at expiry every request in flight asked on its own."""
+    admin = FakeAdmin({"base_url": "http://a:1"})
+    admin.hold()
+    backends = Backends(admin, clock=Clock())
+    callers = [asyncio.create_task(backends.ensure("a")) for _ in range(32)]
+    await admin.asked.wait()
+    admin.release()
+    assert set(await asyncio.gather(*callers)) == {("http://a:1", False)}
+    assert admin.calls == 1
+
+
+async def test_a_refresh_before_expiry_runs_in_the_background_and_blocks_no_caller() -> None:
+    admin, clock = FakeAdmin({"base_url": "http://a:1"}, {"base_url": "http://a:2"}), Clock()
+    backends = Backends(admin, ttl=2.0, clock=clock)
+    await backends.ensure("a")
+    admin.hold()
+    clock.now += 1.6  # in the last quarter of the ttl
+    for _ in range(10):  # answered at once from memory, while one refresh is in flight
+        assert await backends.ensure("a") == ("http://a:1", True)
+    await admin.asked.wait()
+    assert admin.calls == 2
+    admin.release()
+    await admin.answered.wait()
+    clock.now += 1.0  # past the first answer's expiry: the refreshed one serves
+    assert await backends.ensure("a") == ("http://a:2", True)
+    assert admin.calls == 2
+
+
+async def test_requests_after_expiry_wait_for_the_refresh_already_in_flight() -> None:
+    admin, clock = FakeAdmin({"base_url": "http://a:1"}, {"base_url": "http://a:2"}), Clock()
+    backends = Backends(admin, ttl=2.0, clock=clock)
+    await backends.ensure("a")
+    admin.hold()
+    clock.now += 1.6
+    await backends.ensure("a")  # starts the refresh
+    clock.now += 0.5  # expired before the supervisor answered
+    late = [asyncio.create_task(backends.ensure("a")) for _ in range(5)]
+    await admin.asked.wait()
+    admin.release()
+    assert set(await asyncio.gather(*late)) == {("http://a:2", False)}
+    assert admin.calls == 2
+
+
+async def test_a_failed_refresh_keeps_the_url_until_its_ttl_then_the_error_is_asked_again() -> None:
+    failure = AdminUnreachableError("http://s", "refused")
+    admin, clock = FakeAdmin({"base_url": "http://a:1"}, failure, failure), Clock()
+    backends = Backends(admin, ttl=2.0, clock=clock)
+    await backends.ensure("a")
+    admin.hold()
+    clock.now += 1.6
+    assert await backends.ensure("a") == ("http://a:1", True)
+    await admin.asked.wait()
+    admin.release()
+    await admin.answered.wait()
+    for _ in range(5):  # still the URL, and no second refresh before the ttl ends
+        assert await backends.ensure("a") == ("http://a:1", True)
+    assert admin.calls == 2
+    clock.now += 0.5  # the ttl is over: nothing of the failure was kept but the URL's end
+    with pytest.raises(SupervisorUnreachableError):
+        await backends.ensure("a")
+    assert admin.calls == 3
+
+
+async def test_a_caller_that_goes_away_leaves_the_question_to_the_others() -> None:
+    admin = FakeAdmin({"base_url": "http://a:1"})
+    admin.hold()
+    backends = Backends(admin, clock=Clock())
+    gone = asyncio.create_task(backends.ensure("a"))
+    stays = asyncio.create_task(backends.ensure("a"))
+    await admin.asked.wait()
+    gone.cancel()
+    admin.release()
+    assert await stays == ("http://a:1", False)
+    assert gone.cancelled() and admin.calls == 1
+
+
+async def test_forget_during_a_question_asks_afresh_and_keeps_nothing_of_the_old_one() -> None:
+    """A refusal means the answer asked before it may be stale: the next caller must not
+    join that question, and its answer must not be remembered."""
+    admin, clock = FakeAdmin({"base_url": "http://a:1"}, {"base_url": "http://a:9"}), Clock()
+    backends = Backends(admin, ttl=2.0, clock=clock)
+    admin.hold()
+    before = asyncio.create_task(backends.ensure("a"))
+    await admin.asked.wait()
+    backends.forget("a")
+    after = asyncio.create_task(backends.ensure("a"))
+    admin.release()
+    # the old question's waiter gets its answer flagged as possibly stale
+    assert await before == ("http://a:1", True)
+    assert await after == ("http://a:9", False)
+    assert admin.calls == 2
+    assert await backends.ensure("a") == ("http://a:9", True)
+
+
+async def test_aclose_cancels_a_question_in_flight() -> None:
+    admin = FakeAdmin({"base_url": "http://a:1"})
+    admin.hold()
+    backends = Backends(admin, clock=Clock())
+    waiting = asyncio.create_task(backends.ensure("a"))
+    await admin.asked.wait()
+    await backends.aclose()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
 
 
 async def test_forget_asks_again_at_once() -> None:

@@ -58,6 +58,7 @@ def test_minimal_config_gets_defaults() -> None:
     assert config.supervisor.gpu_memory_limit == 0.80
     assert config.served_name("a") == "a"
     assert config.supervisor_url() == "http://127.0.0.1:4100"
+    assert config.proxy.workers == 1
 
 
 def test_unknown_key_names_its_path() -> None:
@@ -86,6 +87,9 @@ def test_route_naming_unknown_server_names_index() -> None:
         ({"supervisor": {"gpu_memory_limit": 1.5}}, "supervisor.gpu_memory_limit"),
         ({"proxy": {"request_timeout": -1}}, "proxy.request_timeout"),
         ({"supervisor": {"port_range": [9000, 8000]}}, "supervisor.port_range"),
+        ({"proxy": {"workers": 0}}, "proxy.workers"),
+        ({"proxy": {"workers": 65}}, "proxy.workers"),
+        ({"proxy": {"workers": "two"}}, "proxy.workers"),
     ],
 )
 def test_bad_values_name_their_path(patch: dict[str, Any], path: str) -> None:
