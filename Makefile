@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # (pipefail keeps pip's own failure; only grep's "nothing left to print" is forgiven)
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup system venv engine models up test lint format unit integration bench bench-ab bench-containers bench-api bench-hostile bench-speech smoke-models eval faults fuzz clean
+.PHONY: setup system venv engine models up test lint format unit integration bench bench-streams bench-ab bench-proxy-load bench-containers bench-api bench-compare bench-hostile bench-speech smoke-models eval faults fuzz clean load soak
 
 setup: system venv engine models  ## both venvs, espeak-ng and the tiny models; reruns are no-ops
 
@@ -60,11 +60,22 @@ bench-ab: setup  ## proxy-added latency here and in OTHER (another checkout), si
 	@test -n "$(OTHER)" || { echo 'usage: make bench-ab OTHER=path/to/other/checkout'; exit 2; }
 	$(BIN)/python bench/proxy_ab.py --other $(OTHER)
 
+bench-proxy-load: setup  ## the proxy's hot path under load: added latency at 1/8/32 clients, CPU per request, RSS (OTHER=checkout to compare, WORKERS=1,2)
+	$(BIN)/python bench/proxy_load.py --workers $(or $(WORKERS),1) $(if $(OTHER),--other $(OTHER))
+
 bench-api: setup  ## proxy-added latency per API: chat, embeddings, a streamed Responses request
 	$(BIN)/python bench/api_surface.py
 
+bench-compare: setup  ## the same requests direct, via modelyard, LiteLLM and nginx, in one run (~15 min; COMPARE_ARGS=--quick): tables, JSON, plots in docs/img
+	bash scripts/setup-bench.sh
+	$(BIN)/python bench/compare.py $(COMPARE_ARGS)
+	"$${MODELYARD_HOME:-$$HOME/.cache/modelyard}/plot-venv/bin/python" bench/plots.py
+
 bench-containers: setup  ## a container's start and stop: bare `docker run` against the supervisor's, side by side
 	$(BIN)/python bench/containers.py
+
+bench-streams: setup  ## 200 streams held open through the proxy at once: completed, refused by design, failed; RSS, fds
+	$(BIN)/python bench/streams_open.py
 
 bench-hostile: setup  ## hostile inputs (2 GB body, 50 GB upload, 40-hour FLAC, 16k video): time to 4xx, RSS
 	$(BIN)/python bench/hostile.py
@@ -77,6 +88,12 @@ smoke-models: setup  ## each tiny multimodal/speech vLLM server alone: ready tim
 
 faults: setup  ## the fault suite as a table: fault x outcome x served-by, fallback success
 	$(BIN)/python bench/faults.py
+
+load: setup  ## the realistic mix against a real stack, headless locust (LOAD_TIME=3m, LOAD_USERS=6): latency per entry, RSS, CPU per 1,000 req, fallbacks
+	$(BIN)/python -m loadtests.run
+
+soak: setup  ## the mix for SOAK_MINUTES (30) with faults on a schedule; exits 1 on >= 0.1% errors or memory/FD growth
+	$(BIN)/python -m loadtests.soak
 
 fuzz: venv  ## schemathesis (17,000+ inputs, ~28 min) and the malformed-body corpus on a real stack of fakes
 	$(BIN)/python -m fuzz.run

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# What `make bench-compare` needs beyond the project's venv, each apart from it:
+#   nginx          Debian's package: the practical floor of a proxy hop. bench/compare.py runs it
+#                  as a foreground process of its own (generated config, temp prefix); the
+#                  package's own service is never started here.
+#   LiteLLM venv   `litellm[proxy]` in a venv of its own, so its ~200 dependencies cannot
+#                  disturb the project's (MODELYARD_HOME/litellm-venv).
+#   plot venv      matplotlib for bench/plots.py (MODELYARD_HOME/plot-venv): the project's venv
+#                  stays light, and the plots read only the JSON the bench wrote.
+# Idempotent: each venv carries a stamp of its recipe; a rerun with the same recipe is a no-op.
+set -euo pipefail
+
+HOME_DIR="${MODELYARD_HOME:-$HOME/.cache/modelyard}"
+PYTHON="${PYTHON:-python3}"
+# Pinned exactly: LiteLLM releases often, and some of its PyPI releases were compromised builds
+# (since withdrawn); an exact pin never picks up a new one unseen. 1.106.12: the newest whose
+# `proxy` extra resolves from PyPI here (1.108 and later name litellm-proxy-extras and
+# litellm-proxy releases that PyPI does not have).
+LITELLM_SPEC="litellm[proxy]==1.106.12"
+MATPLOTLIB_SPEC="matplotlib==3.10.8"
+
+# Prints pip's output only when it fails (this machine's pip warns per package otherwise).
+quiet_pip() {
+    local log
+    log="$(mktemp)"
+    if ! "$@" >"$log" 2>&1; then
+        grep -v "is ignored: it is neither a file nor a directory" "$log" >&2 || true
+        rm -f "$log"
+        return 1
+    fi
+    rm -f "$log"
+}
+
+# venv DIR RECIPE CHECK SPEC...: (re)build DIR unless its stamp says RECIPE; CHECK is Python
+# run in it afterwards.
+venv() {
+    local dir="$1" recipe="$2" check="$3"
+    shift 3
+    local stamp="$dir/.modelyard-recipe"
+    if [[ -f "$stamp" && "$(cat "$stamp")" == "$recipe" ]]; then
+        echo "bench venv up to date: $dir"
+        return
+    fi
+    echo "building $dir ($*); a minute or two once"
+    rm -rf "$dir"
+    mkdir -p "$(dirname "$dir")"
+    "$PYTHON" -m venv "$dir"
+    quiet_pip "$dir/bin/pip" install --upgrade pip
+    quiet_pip "$dir/bin/pip" install "$@"
+    "$dir/bin/python" -c "$check"
+    echo "$recipe" >"$stamp"
+}
+
+install_nginx() {
+    # /usr/sbin is not on every PATH
+    if command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]]; then
+        echo "nginx present: $(/usr/sbin/nginx -v 2>&1 || nginx -v 2>&1)"
+        return
+    fi
+    if [[ "$(id -u)" != "0" ]] || ! command -v apt-get >/dev/null 2>&1; then
+        echo "WARNING: nginx is not installed; bench/compare.py will leave out the nginx path." >&2
+        echo "         Install it with: sudo apt-get install nginx-light   (or nginx)" >&2
+        return
+    fi
+    echo "installing nginx (apt)"
+    export DEBIAN_FRONTEND=noninteractive
+    # The package's postinst would start a system nginx on port 80: policy-rc.d says no
+    # (invoke-rc.d's documented switch), for this install only.
+    local policy=/usr/sbin/policy-rc.d own_policy=0
+    if [[ ! -e "$policy" ]]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod +x "$policy"
+        own_policy=1
+    fi
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends nginx >/dev/null || status=$?
+    [[ "$own_policy" == 1 ]] && rm -f "$policy"
+    return "${status:-0}"
+}
+
+install_nginx
+venv "$HOME_DIR/litellm-venv" "v1 $LITELLM_SPEC" \
+    "import os; os.environ['LITELLM_LOCAL_MODEL_COST_MAP'] = 'True'; import litellm.proxy.proxy_server" \
+    "$LITELLM_SPEC"
+venv "$HOME_DIR/plot-venv" "v1 $MATPLOTLIB_SPEC" "import matplotlib" "$MATPLOTLIB_SPEC"
