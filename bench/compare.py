@@ -15,7 +15,8 @@ machine hits every path alike. Then the CPU profile's real tiny vLLM (`tiny-qwen
 Printed and saved (bench/results/compare-<date>.json): added latency (path minus direct, same
 run) at each level; the highest req/s each path sustains with p99 under the bound; streams'
 time to first byte; each proxy's CPU seconds per 1,000 requests and RSS; the load generator's
-own ceiling (against nginx answering by itself) beside the results; the issue's targets.
+own ceiling beside the results (nginx answering by itself, a fifth path in the same rotation);
+the issue's targets.
 
     python bench/compare.py [--quick] [--rounds N] [--duration S] [--no-vllm]
 """
@@ -57,6 +58,7 @@ PATHS = ("direct", "modelyard", "litellm", "nginx")
 CHAT = "/v1/chat/completions"
 INSTANT = "instant"
 VLLM = "tiny-qwen-a"
+FLOOR = "nginx return 200"
 PROMPT = [{"role": "user", "content": "Write a Python function that sorts a list"}]
 
 
@@ -280,19 +282,16 @@ def measure(settings: Settings, paths: Paths, loadgen: LoadGen) -> dict[str, Any
     idle = idle_cpu({**paths.trees, **({"vllm": paths.vllm_tree} if paths.vllm_tree else {})})
     report["idle_cpu_s_per_s"] = idle
     print("idle CPU (s/s): " + ", ".join(f"{k} {v:.3f}" for k, v in idle.items()))
-    print("the load generator's ceiling, and the instant upstream's:")
+    # nginx answering by itself runs as a fifth path in the rotation: the generator's ceiling,
+    # measured level by level under the same conditions as the paths beside it
     floor = Target("127.0.0.1", paths.floor_port, CHAT, chat(INSTANT, False))
-    report["ceiling"] = {
-        "nginx_return_200": ceiling(loadgen, floor, s, "nginx answering by itself"),
-        "instant_upstream": ceiling(loadgen, plain["direct"], s, "the instant upstream alone"),
-    }
+    trees = {**paths.trees, FLOOR: paths.trees["nginx"]}
     print(f"instant upstream, {s.rounds} round(s) over levels {s.levels}:")
-    report["instant"] = {
-        mode: grid_report(
-            sweep(loadgen, targets, paths.trees, s.levels, s.rounds, s.warmup, s.duration, mode)
-        )
-        for mode, targets in (("plain", plain), ("stream", streamed))
-    }
+    report["instant"] = {}
+    for mode, targets in (("plain", {**plain, FLOOR: floor}), ("stream", streamed)):
+        grid = sweep(loadgen, targets, trees, s.levels, s.rounds, s.warmup, s.duration, mode)
+        report["instant"][mode] = grid_report(grid)
+    report["ceiling"] = {"nginx_return_200": report["instant"]["plain"].pop(FLOOR)}
     if paths.vllm_tree:
         print(f"tiny vLLM ({VLLM}, max_tokens {s.vllm_max_tokens}):")
         trees = {**paths.trees, "direct": paths.vllm_tree}
@@ -327,19 +326,6 @@ def idle_cpu(trees: dict[str, Tree], seconds: float = 3.0) -> dict[str, float]:
         path: sum(spent(before[path], tree.cpu()).values()) / seconds
         for path, tree in trees.items()
     }
-
-
-def ceiling(loadgen: LoadGen, target: Target, settings: Settings, label: str) -> dict[str, Any]:
-    """req/s against `target` at the reported levels, and the generator's CPU per request."""
-    found = {}
-    for clients in sorted({1, 8, 32, 128} & set(settings.levels) or {32}):
-        run = loadgen.run(target, clients, settings.duration, settings.warmup)
-        cpu_us = run.cpu_s * 1e6 / max(1, run.completed)
-        found[str(clients)] = {"rps": run.rps, "errors": run.errors, "loadgen_cpu_us": cpu_us}
-        print(
-            f"  {label}, {clients:3} clients: {run.rps:8.0f} req/s (generator {cpu_us:.0f} us/req)"
-        )
-    return found
 
 
 def grid_report(grid: Grid) -> dict[str, Any]:
