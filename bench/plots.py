@@ -47,7 +47,8 @@ def _concurrency_axis(ax: Any, levels: list[int]) -> None:
 
 def added_latency(report: dict[str, Any], out: Path) -> Path:
     plain = report["instant"]["plain"]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), sharey=True)
+    fig.suptitle(_caption(report), fontsize=8)
     for ax, q in zip(axes, ("p50", "p99"), strict=True):
         for path in ("modelyard", "litellm", "nginx"):
             levels, values = _series(plain[path], "added_ms", q)
@@ -56,9 +57,7 @@ def added_latency(report: dict[str, Any], out: Path) -> Path:
         ax.set_yscale("symlog", linthresh=0.1)  # spans nginx's ~0.1 ms to LiteLLM's seconds
         ax.set_title(f"added latency, {q} (path minus direct)")
     axes[0].set_ylabel("ms (symmetric log scale)")
-    axes[0].legend()
-    fig.suptitle(_caption(report), fontsize=8)
-    fig.tight_layout()
+    _legend(fig, axes[0])
     target = out / "compare-added-latency.png"
     fig.savefig(target, dpi=110)
     plt.close(fig)
@@ -68,7 +67,8 @@ def added_latency(report: dict[str, Any], out: Path) -> Path:
 def throughput(report: dict[str, Any], out: Path) -> Path:
     instant = report["instant"]
     ceiling = report["ceiling"]["nginx_return_200"]
-    fig, axes = plt.subplots(1, len(instant), figsize=(11, 4.2), sharey=True)
+    fig, axes = plt.subplots(1, len(instant), figsize=(11, 4.6), sharey=True)
+    fig.suptitle(_caption(report), fontsize=8)
     for ax, mode in zip(axes, instant, strict=True):
         for path in ("direct", "modelyard", "litellm", "nginx"):
             levels, values = _series(instant[mode][path], "rps")
@@ -79,13 +79,18 @@ def throughput(report: dict[str, Any], out: Path) -> Path:
         ax.set_yscale("log")
         ax.set_title(f"throughput, {'streamed' if mode == 'stream' else 'non-streamed'}")
     axes[0].set_ylabel("requests per second (log scale)")
-    axes[0].legend(fontsize=8)
-    fig.suptitle(_caption(report), fontsize=8)
-    fig.tight_layout()
+    _legend(fig, axes[0])
     target = out / "compare-throughput.png"
     fig.savefig(target, dpi=110)
     plt.close(fig)
     return target
+
+
+def _legend(fig: Any, ax: Any) -> None:
+    """One legend below the panels, where it hides no line."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9)
+    fig.tight_layout(rect=(0, 0.07, 1, 0.97))
 
 
 def _caption(report: dict[str, Any]) -> str:
