@@ -170,9 +170,10 @@ class Stack:
         return self.log_path.read_text(errors="replace")
 
 
-def _answers(url: str) -> bool:
+def answers(url: str, timeout: float = 1.0) -> bool:
+    """One GET: True only for a 200; any HTTP error is False."""
     try:
-        return httpx.get(url, timeout=1).status_code == 200
+        return httpx.get(url, timeout=timeout).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -196,8 +197,7 @@ def running_stack(tmp: Path, config: dict[str, Any], check_exit: bool = False) -
             lambda: (
                 proc.poll() is not None
                 or (
-                    _answers(stack.admin_url + "/health")
-                    and _answers(stack.proxy_url + "/v1/models")
+                    answers(stack.admin_url + "/health") and answers(stack.proxy_url + "/v1/models")
                 )
             ),
             timeout=60,

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import yaml
 
-from harness.stack import MODELYARD, group_pids, wait_for
+from harness.stack import MODELYARD, answers, group_pids, wait_for
 
 
 @dataclass
@@ -71,13 +71,6 @@ def _tail(log: Path, lines: int = 5) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else ""
 
 
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 @contextlib.contextmanager
 def running(folder: Path, config: dict[str, Any], together: bool = False) -> Iterator[Running]:
     config_path = folder / "servers.yaml"
@@ -91,7 +84,10 @@ def running(folder: Path, config: dict[str, Any], together: bool = False) -> Ite
         wait_for(
             lambda: (
                 any(p.poll() is not None for p in procs)
-                or (_answers(stack.admin_url + "/health") and _answers(stack.proxy_url + "/health"))
+                or (
+                    answers(stack.admin_url + "/health", 2)
+                    and answers(stack.proxy_url + "/health", 2)
+                )
             ),
             timeout=120,
             what="the supervisor and the proxy to answer",
