@@ -112,10 +112,12 @@ class Chain:
                 wait = breaker.cooling_for(self.clock())
                 run.tried.append(Attempt(server, "cooldown", f"skipped, cooling down {wait:.0f} s"))
                 self.metrics.attempt(server, "cooldown")
+                # A skip is a move down the chain like a failure: counted as one.
+                self._count_move(run, server)
+                run.last_failed = (server, "cooldown")
                 continue
             trial = breaker.trial if breaker.state is BreakerState.HALF_OPEN else None
-            if run.last_failed is not None:
-                self.metrics.fallbacks.labels(run.last_failed[0], server, run.last_failed[1]).inc()
+            self._count_move(run, server)
             try:
                 response = await self._on(server, plan, path, body, headers, run)
             finally:
@@ -126,11 +128,14 @@ class Chain:
                     breaker.abandoned(trial)
             if response is not None:
                 return response
-        if run.last_failed is not None:
-            self.metrics.fallbacks.labels(run.last_failed[0], "none", run.last_failed[1]).inc()
+        self._count_move(run, "none")
         self.metrics.exhausted.labels(plan.route or "none").inc()
         breakers = [self.breaker(s) for s in plan.candidates]
         raise _exhausted(plan, run.tried, breakers, run.retry_afters, self.clock())
+
+    def _count_move(self, run: _Run, to: str) -> None:
+        if run.last_failed is not None:
+            self.metrics.fallbacks.labels(run.last_failed[0], to, run.last_failed[1]).inc()
 
     async def _on(
         self, server: str, plan: Plan, path: str, body: Body, headers: dict[str, str], run: _Run

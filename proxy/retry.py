@@ -126,7 +126,14 @@ class Breaker:
             self.trial_until = None
 
     def cooling_for(self, now: float) -> float:
-        return max(0.0, self.reopens_at - now) if self.state is BreakerState.OPEN else 0.0
+        """How long a caller refused now should wait. Half-open with a trial in flight, the
+        verdict comes with that one request, so the shortest wait a Retry-After can say (1 s)
+        is the honest one; a refusal with no wait at all would have clients retry at once."""
+        if self.state is BreakerState.OPEN:
+            return max(0.0, self.reopens_at - now)
+        if self.state is BreakerState.HALF_OPEN and self.trial_until is not None:
+            return 1.0 if now < self.trial_until else 0.0
+        return 0.0
 
     def _begin_trial(self, now: float) -> bool:
         self.trial += 1

@@ -248,6 +248,37 @@ async def test_one_log_line_per_request_with_its_id_and_no_secrets(
 # -- the breaker through failures that are not the server's --------------------------------
 
 
+async def test_a_skipped_server_counts_as_a_fallback_and_a_refusal_mid_trial_says_when(
+    upstream: Upstream,
+) -> None:
+    """Soak findings: a breaker's skip was missing from modelyard_fallbacks_total, and a
+    request refused while a half-open trial was in flight got a 503 with no Retry-After."""
+    clock = Clock()
+    async with upstream_session(5, 60) as session:
+        metrics = ProxyMetrics()
+        backends = Backends(FakeAdmin(upstream.url), clock=clock)
+        chain = Chain(config(), backends, session, metrics, clock=clock)
+        chain.breaker("a").failed(clock.now)
+        served = await chain.send(plan("a", "b"), CHAT, BODY, {})
+        assert served.headers["x-modelyard-tried"] == "a:cooldown,b:ok"
+        moved = metrics.registry.get_sample_value(
+            "modelyard_fallbacks_total", {"from": "a", "to": "b", "reason": "cooldown"}
+        )
+        assert moved == 1.0
+        clock.now += 31  # cooled down: the next request is the trial, and it is held
+        upstream.hold = asyncio.Event()
+        upstream.arrived.clear()  # set by b's answer above
+        trial = asyncio.create_task(chain.send(plan("a"), CHAT, BODY, {}))
+        await upstream.arrived.wait()
+        with pytest.raises(AllCandidatesFailedError) as refused:
+            await chain.send(plan("a"), CHAT, BODY, {})
+        trial.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await trial
+        upstream.hold.set()
+    assert refused.value.headers["retry-after"] == "1"
+
+
 async def test_a_cancelled_trial_does_not_leave_the_breaker_half_open(upstream: Upstream) -> None:
     """Issue: a trial whose client went away left the server skipped until a restart."""
     clock = Clock()

@@ -125,3 +125,14 @@ def test_abandoning_a_trial_that_reported_changes_nothing() -> None:
 )
 def test_only_the_servers_own_failures_count_against_its_breaker(reason: str, blamed: bool) -> None:
     assert blames_server(reason) is blamed
+
+
+def test_a_half_open_refusal_says_to_wait_a_second_not_zero() -> None:
+    """Soak finding: refusals while a trial was in flight carried no Retry-After."""
+    breaker = Breaker(CooldownSettings(failures=1, window=10, period=30))
+    breaker.failed(0)
+    assert breaker.allow(30)  # the trial
+    assert not breaker.allow(31) and breaker.cooling_for(31) == 1.0
+    assert breaker.cooling_for(61) == 0.0  # the trial is presumed lost: no reason to wait
+    breaker.succeeded()
+    assert breaker.cooling_for(62) == 0.0
