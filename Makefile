@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # (pipefail keeps pip's own failure; only grep's "nothing left to print" is forgiven)
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup system venv engine models up test lint format unit integration bench bench-streams bench-ab bench-proxy-load bench-containers bench-api bench-compare bench-hostile bench-speech smoke-models eval faults fuzz clean load soak
+.PHONY: setup system venv engine models up test lint format unit integration bench bench-streams bench-ab bench-proxy-load bench-containers bench-api bench-compare bench-hostile bench-speech smoke-models eval train-router faults fuzz clean load soak
 
 setup: system venv engine models  ## both venvs, espeak-ng and the tiny models; reruns are no-ops
 
@@ -98,8 +98,11 @@ soak: setup  ## the mix for SOAK_MINUTES (30) with faults on a schedule; exits 1
 fuzz: venv  ## schemathesis (17,000+ inputs, ~28 min) and the malformed-body corpus on a real stack of fakes
 	$(BIN)/python -m fuzz.run
 
-eval: venv  ## classifier accuracy and latency on the labelled requests (eval/README.md)
-	$(BIN)/python eval/evaluate.py --split test
+eval: venv  ## classifier accuracy per intent and language, confusion, calibration, p50/p99 for each split (eval/README.md)
+	$(BIN)/python eval/evaluate.py
+
+train-router: venv  ## retrain the classifier's learned stage from eval/ into proxy/classify/models (reproducible)
+	$(BIN)/python eval/train.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

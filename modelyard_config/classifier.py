@@ -37,8 +37,14 @@ class IntentSpec(Strict):
 
 class ClassifierSettings(Strict):
     default: str = "agent"  # when no stage decides
-    # Below this confidence the next stage (embedding, then triage) is consulted.
-    threshold: Annotated[float, Field(ge=0, le=1)] = 0.3
+    # Below this confidence the next stage (embedding, then triage) is consulted. Unset: 0.9
+    # when the learned stage decided (a calibrated probability: below 0.9, wrong more than one
+    # time in ten), 0.3 when the cues did (their margin m as m / (m + 1), not a probability).
+    threshold: Annotated[float, Field(ge=0, le=1)] | None = None
+    # The learned stage (eval/train.py, `make train-router`): "builtin" is the model shipped in
+    # the package, "none" leaves the cues to decide, anything else a directory holding
+    # intent.json.gz and language.json.gz trained the same way.
+    learned: str = "builtin"
     embedder: Embedder = "none"
     embedder_model: str | None = None  # a local path, for sentence-transformers
     triage: str | None = None  # a server that names the intent when the others are unsure

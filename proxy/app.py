@@ -17,6 +17,7 @@ from proxy.access import AccessMiddleware, build_access
 from proxy.backends import Admin, Backends
 from proxy.classify.classifier import Classifier
 from proxy.classify.embedding import load_embedder
+from proxy.classify.learned import load_head, load_models
 from proxy.compose import Composer
 from proxy.context import ProxyContext
 from proxy.dialects import HANDLERS
@@ -88,4 +89,6 @@ def build_classifier(config: Config, chain: Chain | None = None) -> Classifier:
     triage = None
     if settings.triage is not None and chain is not None:
         triage = LlmTriage(config, chain)
-    return Classifier(settings, embedder, triage)
+    intent_model, language_model = load_models(settings.learned)
+    head = load_head(settings.learned, settings.embedder) if embedder is not None else None
+    return Classifier(settings, embedder, triage, intent_model, language_model, head)

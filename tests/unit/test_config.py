@@ -186,10 +186,11 @@ def test_minimal_config_gets_the_shipped_intents() -> None:
     assert list(settings.intents) == ["agent", "tts", "stt", "avatar", "multimodal", "video"]
     assert (settings.default, settings.threshold, settings.embedder, settings.triage) == (
         "agent",
-        0.3,
+        None,  # per stage: 0.9 for the learned stage's probabilities, 0.3 for cue margins
         "none",
         None,
     )
+    assert settings.learned == "builtin"
     tts, stt = settings.intents["tts"], settings.intents["stt"]
     assert (tts.outputs, tts.endpoints) == (["audio"], ["/v1/audio/speech"])
     assert (stt.requires, stt.accepts) == (["audio"], ["text", "audio"])
