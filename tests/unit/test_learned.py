@@ -120,7 +120,9 @@ def test_a_higher_temperature_makes_the_model_less_sure() -> None:
         ({"classes": None}, "malformed"),
     ],
 )
-def test_a_malformed_model_is_refused_with_what_is_wrong(changes: dict[str, Any], says: str) -> None:
+def test_a_malformed_model_is_refused_with_what_is_wrong(
+    changes: dict[str, Any], says: str
+) -> None:
     with pytest.raises(ClassifierSetupError, match=says):
         LinearModel.from_dict(raw_model(**changes))
 
