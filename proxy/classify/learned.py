@@ -10,9 +10,13 @@ training data, so that the probabilities it gives are calibrated, not merely ran
 
 from __future__ import annotations
 
+import base64
+import binascii
 import gzip
 import json
 import math
+import sys
+from array import array
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +25,7 @@ from typing import Any
 from proxy.errors import ClassifierSetupError
 
 MODELS = Path(__file__).parent / "models"
-FORMAT = 1
+FORMAT = 2  # 2: features one per line, weights as base64 int16 (1: a JSON object per feature)
 
 
 @dataclass(frozen=True)
@@ -29,9 +33,11 @@ class LinearModel:
     kind: str  # "intent", "language" or "head-<embedder>"
     classes: tuple[str, ...]
     bias: tuple[float, ...]
-    # {feature: one weight per class}: one dict lookup per feature of a request, then the
-    # found rows summed column-wise in C (`zip(*rows)`), rather than a pass per class
-    weights: Mapping[str, tuple[float, ...]]
+    # {feature: where its row starts in `table`}, one float32 per class from there: one dict
+    # lookup per feature of a request, the found rows summed column-wise in C (`zip(*rows)`).
+    # Rows as tuples of floats took 67 MB for the two shipped models; this takes a fifth.
+    offsets: Mapping[str, int]
+    table: array[float]
     temperature: float = 1.0
     meta: Mapping[str, Any] = field(default_factory=dict)
 
@@ -51,11 +57,18 @@ class LinearModel:
                 raise ValueError(f"format {raw['format']!r}, this proxy reads {FORMAT}")
             classes = tuple(str(c) for c in raw["classes"])
             scale = float(raw["scale"])
-            weights = {}
-            for feature, row in raw["weights"].items():
-                if len(row) != len(classes):
-                    raise ValueError(f"feature {feature!r} does not have one weight per class")
-                weights[str(feature)] = tuple(float(q) * scale for q in row)
+            width = len(classes)
+            names = raw["features"].split("\n") if raw["features"] else []
+            quanta = array("h", base64.b64decode(raw["weights"], validate=True))
+            if sys.byteorder != "little":
+                quanta.byteswap()
+            if len(quanta) != len(names) * width:
+                raise ValueError(
+                    f"{len(quanta)} weights do not make one row of {width} per feature "
+                    f"({len(names)} features)"
+                )
+            table = array("f", (q * scale for q in quanta))
+            offsets = {name: i * width for i, name in enumerate(names)}
             bias = tuple(float(b) for b in raw["bias"])
             if len(bias) != len(classes):
                 raise ValueError("the bias does not have one value per class")
@@ -63,30 +76,32 @@ class LinearModel:
                 kind=str(raw["kind"]),
                 classes=classes,
                 bias=bias,
-                weights=weights,
+                offsets=offsets,
+                table=table,
                 temperature=float(raw.get("temperature", 1.0)),
                 meta=dict(raw.get("meta", {})),
             )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, binascii.Error) as exc:
             raise ClassifierSetupError(f"classifier model {where}: malformed: {exc}") from exc
+
+    def row(self, feature: str) -> array[float] | None:
+        start = self.offsets.get(feature)
+        return None if start is None else self.table[start : start + len(self.classes)]
 
     def scores(self, text: Collection[str], shape: Collection[str] = ()) -> list[float]:
         """Raw class scores: text n-grams count 1/sqrt(their number) each (the training rows
         were L2-normalised the same way), shape features 1 each."""
         total = list(self.bias)
-        get = self.weights.get
-        if text:
-            found = [row for row in map(get, text) if row is not None]
+        for features, norm in ((text, len(text) ** -0.5 if text else 0.0), (shape, 1.0)):
+            found = self._rows(features)
             if found:
-                norm = 1.0 / math.sqrt(len(text))
                 sums = map(sum, zip(*found, strict=True))
                 total = [t + s * norm for t, s in zip(total, sums, strict=True)]
-        if shape:
-            found = [row for row in map(get, shape) if row is not None]
-            if found:
-                sums = map(sum, zip(*found, strict=True))
-                total = [t + s for t, s in zip(total, sums, strict=True)]
         return total
+
+    def _rows(self, features: Collection[str]) -> list[array[float]]:
+        get, table, width = self.offsets.get, self.table, len(self.classes)
+        return [table[o : o + width] for o in map(get, features) if o is not None]
 
     def probabilities(
         self, text: Collection[str], shape: Collection[str] = (), among: Sequence[str] = ()
@@ -100,7 +115,7 @@ class LinearModel:
         """The same for real-valued features (an embedding's dimensions, named `e:N`)."""
         total = list(self.bias)
         for feature, value in values.items():
-            row = self.weights.get(feature)
+            row = self.row(feature)
             if row is not None:
                 total = [t + w * value for t, w in zip(total, row, strict=True)]
         return self._softmax(total, among)
@@ -115,6 +130,28 @@ class LinearModel:
         exps = [math.exp(v - top) for v in logits]
         total = sum(exps)
         return {c: e / total for c, e in zip(wanted, exps, strict=True)}
+
+
+def pack(weights: Mapping[str, Sequence[int]]) -> dict[str, str]:
+    """`features` and `weights` of an artefact (FORMAT 2) from {feature: one int16 per class}:
+    a string and a byte array load in a fraction of the time and memory of a JSON object."""
+    names = sorted(weights)
+    if any("\n" in name for name in names):
+        raise ValueError("a feature name holds a newline")
+    flat = array("h", (q for name in names for q in weights[name]))
+    if sys.byteorder != "little":
+        flat.byteswap()
+    return {"features": "\n".join(names), "weights": base64.b64encode(flat.tobytes()).decode()}
+
+
+def unpack(raw: Mapping[str, Any]) -> dict[str, list[int]]:
+    """The inverse of `pack`, for comparing artefacts (eval/train.py --check)."""
+    names = raw["features"].split("\n") if raw["features"] else []
+    flat = array("h", base64.b64decode(raw["weights"]))
+    if sys.byteorder != "little":
+        flat.byteswap()
+    width = len(raw["classes"])
+    return {name: list(flat[i * width : (i + 1) * width]) for i, name in enumerate(names)}
 
 
 def load_models(setting: str) -> tuple[LinearModel | None, LinearModel | None]:

@@ -15,7 +15,7 @@ from modelyard_config import parse_config
 from proxy.app import build_classifier
 from proxy.classify.classifier import Classifier
 from proxy.classify.features import extract
-from proxy.classify.learned import LinearModel, load_models
+from proxy.classify.learned import LinearModel, load_models, pack
 from proxy.classify.ngrams import LEARNED_CHARS, shape_features, text_features, words
 from proxy.errors import ClassifierSetupError
 
@@ -83,13 +83,13 @@ def test_shape_features_name_attachments_and_endpoint() -> None:
 
 def raw_model(**changes: Any) -> dict[str, Any]:
     raw = {
-        "format": 1,
+        "format": 2,
         "kind": "intent",
         "classes": ["a", "b", "c"],
         "bias": [0.0, 0.0, 0.0],
         "scale": 0.5,
         "temperature": 1.0,
-        "weights": {"x": [4, 0, 0], "y": [0, 2, 0], "s:shape": [0, 0, 6]},
+        **pack({"x": [4, 0, 0], "y": [0, 2, 0], "s:shape": [0, 0, 6]}),
     }
     raw.update(changes)
     return raw
@@ -114,8 +114,9 @@ def test_a_higher_temperature_makes_the_model_less_sure() -> None:
 @pytest.mark.parametrize(
     ("changes", "says"),
     [
-        ({"format": 2}, "format 2"),
-        ({"weights": {"x": [1, 2]}}, "one weight per class"),
+        ({"format": 1}, "format 1"),
+        (pack({"x": [1, 2]}), "do not make one row of 3 per feature"),
+        ({"weights": "not base64!"}, "malformed"),
         ({"bias": [0.0]}, "one value per class"),
         ({"classes": None}, "malformed"),
     ],
