@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # (pipefail keeps pip's own failure; only grep's "nothing left to print" is forgiven)
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup system venv engine models up test lint format unit integration bench bench-streams bench-ab bench-proxy-load bench-containers bench-api bench-compare bench-hostile bench-speech smoke-models eval train-router faults fuzz clean load soak
+.PHONY: setup system venv engine models up test lint format unit integration bench bench-streams bench-ab bench-proxy-load bench-containers bench-api bench-compare bench-hostile bench-speech smoke-models eval train-router faults fuzz clean load soak sim
 
 setup: system venv engine models  ## both venvs, espeak-ng and the tiny models; reruns are no-ops
 
@@ -82,6 +82,9 @@ bench-hostile: setup  ## hostile inputs (2 GB body, 50 GB upload, 40-hour FLAC, 
 
 bench-speech: setup  ## speech costs: STT real-time factor, TTS per audio second, via the proxy
 	$(BIN)/python bench/speech.py
+
+sim: venv  ## swap policies side by side on simulated traces (virtual clock, seconds): swaps, p50/p99 wait, serving share, predicted waits
+	$(BIN)/python bench/sim.py
 
 smoke-models: setup  ## each tiny multimodal/speech vLLM server alone: ready time, requests, RSS
 	$(BIN)/python bench/smoke_models.py
