@@ -213,7 +213,8 @@ class Classifier:
             language,
             modalities,
             reasons,
-            tied=tuple(ranked[:2]) if len(ranked) > 1 else (),
+            # every intent still possible, likeliest first: what triage chooses among
+            tied=tuple(ranked) if len(ranked) > 1 else (),
         )
 
     def _language(self, features: Features) -> tuple[Language, frozenset[str] | None]:
@@ -274,7 +275,7 @@ class Classifier:
             confidence=round(probs[ranked[0]], 3),
             stage="embedding",
             reasons=[*decision.reasons, reason],
-            tied=tuple(ranked[:2]),
+            tied=tuple(ranked),
         )
 
     async def _triage(self, features: Features, decision: Decision) -> Decision:

@@ -207,3 +207,20 @@ def test_confidence_is_a_probability_and_reasons_say_what_the_model_weighed(
     assert (decision.intent, decision.stage) == ("agent", "learned")
     assert 0.5 < decision.confidence <= 1.0
     assert decision.reasons[-1].startswith("learned: agent ")
+
+
+async def test_an_unsure_learned_decision_asks_triage_among_every_intent_possible() -> None:
+    asked: list[tuple[str, ...]] = []
+
+    async def triage(text: str, tied: Any) -> tuple[str | None, str]:
+        asked.append(tuple(tied))
+        return "avatar", "llm chose avatar"
+
+    models = load_models("builtin")
+    unsure = Classifier(config().classifier, None, triage, *models)
+    body = chat("Narrate this as a talking head video: good morning")
+    decision = await unsure.classify(extract("/v1/chat/completions", body))
+    assert asked and set(asked[0]) == {"agent", "tts", "avatar"}
+    assert (decision.intent, decision.stage) == ("avatar", "triage")
+    sure = await unsure.classify(extract("/v1/chat/completions", chat("Write a Python function")))
+    assert sure.stage == "learned" and len(asked) == 1  # 0.9 or more: triage is not asked
