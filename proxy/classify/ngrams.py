@@ -33,7 +33,9 @@ _TOKEN = re.compile(
     r"[^\s!-/:-@\[-`{-~\u0964\u0965\u2018-\u201f\u2026\u2013\u2014\u00ab\u00bb\u00bf\u00a1]+"
 )
 _DIGIT = re.compile(r"\d")
-_URL = re.compile(r"(?:https?://|www\.)\S+|\S+@\S+\.\S+")
+# Links say nothing of what is wanted. (E-mail addresses are left in: a pattern for them,
+# `\S+@\S+\.\S+`, backtracked for 350 ms on 2,048 '@' characters.)
+_URL = re.compile(r"(?:https?://|www\.)\S+")
 
 
 def words(text: str) -> list[str]:
