@@ -44,6 +44,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness import docker_engine
+from harness.processes import interrupt
 from harness.stack import MODELYARD, SERVER_PORTS, free_port, wait_for
 
 SERVER = "http-box"
@@ -219,13 +220,7 @@ def running_supervisor(tmp: Path, config: dict[str, Any]) -> Iterator[str]:
         print(f"supervisor log (tail):\n{log_path.read_text()[-3000:]}", file=sys.stderr)
         raise
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        interrupt(proc, 60)
 
 
 @contextlib.contextmanager

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import yaml
 
+from harness.processes import interrupt
 from harness.stack import MODELYARD, answers, group_pids, wait_for
 
 
@@ -107,13 +108,7 @@ def _stop(procs: list[subprocess.Popen[bytes]], config: dict[str, Any]) -> None:
     except (httpx.HTTPError, ValueError, KeyError):
         groups = []
     for proc in reversed(procs):  # the proxy first: it drains; then the supervisor
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=90)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        interrupt(proc, 90)
     for pid in (pid for group in groups for pid in group_pids(group)):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ import httpx
 import pytest
 import yaml
 
+from harness.processes import interrupt
 from harness.stack import MODELYARD, Stack, free_port, wait_for
 
 DECISION_KEYS = {
@@ -188,8 +188,7 @@ def second_proxy(stack: Stack, tmp: Path, classifier: dict[str, Any]) -> Iterato
         wait_for(answers, timeout=60, what="the second proxy")
         yield url
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        interrupt(proc, 30)
         log.close()
 
 
