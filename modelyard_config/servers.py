@@ -64,6 +64,16 @@ class ContainerSpec(Strict):
     pull: Literal["missing", "always", "never"] = "missing"
 
 
+class SwitchPriors(Strict):
+    """Seconds each switch is expected to take before the supervisor has measured it
+    (supervisor/costs.py learns from every observed switch and keeps it in the state dir)."""
+
+    start: Seconds = 60.0
+    wake: Seconds = 5.0
+    sleep: Seconds = 2.0
+    stop: Seconds = 5.0
+
+
 class ServerSpec(Strict):
     model: str
     launcher: LauncherKind = "process"
@@ -87,3 +97,4 @@ class ServerSpec(Strict):
     # max_completion_tokens) is lowered to it and the response says so.
     max_tokens: Annotated[int, Field(gt=0)] | None = None
     retry: RetryPolicy | None = None  # overrides the route's and the proxy's
+    switch_costs: SwitchPriors = SwitchPriors()

@@ -3,7 +3,7 @@ launches, watches and restarts servers."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
@@ -45,6 +45,42 @@ class DockerSettings(Strict):
     env_passthrough: list[str] = ["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"]
 
 
+class SchedulerSettings(Strict):
+    """When a model that does not fit is loaded (supervisor/scheduling.py).
+
+    `modelyard`: loads wait until serving them is worth the switch, a resident with work is
+    kept for `min_residency` seconds, deadlines (a request's max wait) override both, and a
+    busy evictee drains first. `arrival`: what other systems do, kept for comparison (`make
+    bench`): a load evicts idle servers at once and waits while every victim is busy.
+    """
+
+    policy: Literal["modelyard", "arrival"] = "modelyard"
+    min_residency: Annotated[float, Field(ge=0)] = 30.0
+    # Seconds of switch cost one request-second of waiting is worth (scheduling.value).
+    age_weight: Annotated[float, Field(gt=0)] = 2.0
+    deadline_slack: Annotated[float, Field(ge=0)] = 1.0
+    # An evictee with requests in flight gets this long to finish them before it goes anyway.
+    drain_timeout: Seconds = 30.0
+    # Seconds one request holds a slot, until the engine's own latency says better.
+    service_s: Seconds = 1.0
+
+
+class SleepSettings(Strict):
+    """Sleep levels for warm servers: level 1 keeps the weights in host RAM (fast wake),
+    level 2 drops them (the wake reloads them from disk), then the process is stopped."""
+
+    # An asleep (level 1) server idle this long is demoted to level 2; None: never.
+    level2_after: Seconds | None = 600.0
+    # A level-2 server idle this long (since it was last used) is stopped; None: never.
+    stop_after: Seconds | None = 3600.0
+    # Host RAM the level-1 sleepers' weights may take together; past it the least recently
+    # used is demoted. None: no limit beyond the idle times.
+    host_budget_gb: Annotated[float, Field(gt=0)] | None = None
+    # After a sleep, the devices must show at least this share of the server's budget freed
+    # (NVML), or the server is treated as awake (and stopped to free it).
+    freed_share: Annotated[float, Field(ge=0, le=1)] = 0.5
+
+
 class SupervisorSettings(Strict):
     host: str = "127.0.0.1"
     port: Port = 4100
@@ -75,6 +111,8 @@ class SupervisorSettings(Strict):
     # its own `env` always.
     env_passthrough: list[str] = []
     docker: DockerSettings = DockerSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    sleep: SleepSettings = SleepSettings()
 
     @field_validator("port_range")
     @classmethod

@@ -170,6 +170,12 @@ class Backends:
         if question is not None:
             question.forgotten = True
 
+    def ready_now(self, server: str) -> bool:
+        """Whether `server` is known ready without asking: an answer remembered and unexpired.
+        False says only "not known", not "not ready"."""
+        answer = self._ready.get(server)
+        return answer is not None and self._clock() < answer.expires
+
     def instance(self, server: str) -> str | None:
         """The process the last answer about `server` named (instance_of)."""
         return self._instances.get(server)

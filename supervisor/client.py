@@ -66,8 +66,19 @@ class AdminClient:
     async def server(self, name: str) -> dict[str, Any]:
         return await self._call("GET", f"/servers/{name}", name)
 
-    async def ensure(self, name: str) -> dict[str, Any]:
-        return await self._call("POST", f"/servers/{name}/ensure", name)
+    async def ensure(self, name: str, max_wait: float | None = None) -> dict[str, Any]:
+        """The server once ready. `max_wait`: seconds this caller will wait for capacity; past
+        it a CapacityError whose retry_after is the predicted wait (the load itself goes on
+        while anyone else still waits for it)."""
+        params = {"max_wait": max_wait} if max_wait is not None else None
+        return await self._call("POST", f"/servers/{name}/ensure", name, params)
+
+    async def waits(self, names: list[str]) -> list[dict[str, Any]]:
+        """The predicted wait of each server, in the order asked: {"server", "ready" (true:
+        can take a request now), "seconds" (null: cannot fit at all), "reason"}."""
+        body = await self._call("GET", "/waits", "", {"server": names})
+        result: list[dict[str, Any]] = body["waits"]
+        return result
 
     async def stop(self, name: str) -> dict[str, Any]:
         return await self._call("POST", f"/servers/{name}/stop", name)
