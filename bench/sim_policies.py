@@ -181,7 +181,8 @@ class Modelyard:
             phase = "sleeping" if run.spec.warm else "stopping"
             return Resident(name, phase, run.since)
         phase = _PHASES[run.phase]
-        return Resident(name, phase, run.since, len(run.in_flight), len(run.queue))
+        last = run.last_used if run.last_used >= 0 else None
+        return Resident(name, phase, run.since, len(run.in_flight), len(run.queue), last_used=last)
 
 
 _PHASES: dict[str, Phase] = {

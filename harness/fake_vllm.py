@@ -2,7 +2,16 @@
 
 A test double, used only where real vLLM cannot show the behaviour here:
 - sleep mode: vLLM's CPU build refuses it ("Sleep mode is not supported on current platform"),
-  so `/sleep`, `/wake_up` and `/is_sleeping` follow vLLM's documented API instead;
+  so `/sleep`, `/wake_up`, `/is_sleeping` and `/collective_rpc` follow vLLM's documented API
+  instead (docs/features/sleep_mode.md, read for vLLM 0.32; supervisor/vllm_api.py says
+  more): `/sleep?level=1` keeps the weights (in host RAM, in vLLM), `/sleep?level=2` drops
+  them; a `/sleep` while asleep does nothing, as vLLM's executor does; `/wake_up` takes
+  `tags=weights` and `tags=kv_cache` (repeatable; none: both), and `POST /collective_rpc`
+  with `{"method": "reload_weights"}` loads dropped weights again once their memory is
+  back. Woken from level 2 without that reload, it answers gibberish ("!!!!"), as vLLM does
+  (vllm-project/vllm#29341). Beyond vLLM's `{"is_sleeping": ...}`, `/is_sleeping` says, for
+  the tests, `level` (0 awake), `weights` (loaded, in host RAM, dropped, or garbage) and
+  `reloads` (how many reload_weights calls it took);
 - failures on cue: dying N seconds after becoming ready, or going silent (health stops
   answering while the process lives), which a real server does only by accident.
 It also serves `/metrics` with vLLM's gauge names and a minimal `/v1/completions`, and, with
@@ -65,6 +74,7 @@ import wave
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 GENERATE = {"/v1/completions": "text_completion", "/v1/chat/completions": "chat.completion.chunk"}
 POOLING = frozenset({"/v1/embeddings", "/v1/rerank", "/v2/rerank", "/v1/score"})
@@ -79,7 +89,10 @@ Event = tuple[str, dict[str, Any]]
 class State:
     def __init__(self) -> None:
         self.busy = False
-        self.sleeping = False
+        self.asleep_tags: set[str] = set()  # memory tags released by a sleep: weights, kv_cache
+        self.level = 0  # what the last sleep was; 0 once every tag is awake again
+        self.weights = "loaded"  # or "in host RAM" (level 1), "dropped" (level 2), "garbage"
+        self.reloads = 0
         self.served = 0
         self.hang_at: float | None = None
         self.chat_reply: str | None = None
@@ -91,8 +104,50 @@ class State:
         self.audio = False
         self.responses: dict[str, dict[str, Any]] = {}  # stored Responses API responses, by id
 
+    @property
+    def sleeping(self) -> bool:
+        return bool(self.asleep_tags)
+
+    def sleep(self, level: int) -> None:
+        if self.sleeping:
+            return  # vLLM's executor: "Executor is already sleeping." and nothing else
+        self.asleep_tags = {"weights", "kv_cache"}
+        self.level = level
+        self.weights = "in host RAM" if level == 1 else "dropped"
+
+    def wake(self, tags: list[str]) -> None:
+        for tag in tags or ["weights", "kv_cache"]:
+            if tag == "weights" and "weights" in self.asleep_tags:
+                # memory mapped again: the host copy back in, or empty after level 2
+                self.weights = "loaded" if self.weights == "in host RAM" else "garbage"
+            self.asleep_tags.discard(tag)
+        if not self.asleep_tags:
+            self.level = 0
+
+    def reload_weights(self) -> str | None:
+        """None once reloaded; else why not (the memory is not mapped: vLLM would crash)."""
+        if "weights" in self.asleep_tags:
+            return "the weights' memory is asleep: wake_up?tags=weights first"
+        self.weights = "loaded"
+        self.reloads += 1
+        return None
+
+    def sleep_report(self) -> dict[str, Any]:
+        return {
+            "is_sleeping": self.sleeping,
+            "level": self.level,
+            "weights": self.weights,
+            "reloads": self.reloads,
+        }
+
+    def completion(self, text: str) -> str:
+        """What a generation says: gibberish when the weights are uninitialised memory."""
+        return "!!!!" if self.weights == "garbage" else text
+
     def text(self, body: dict[str, Any]) -> str:
         """The answer to a chat-like request: its last user turn, the fixed reply, or "ok"."""
+        if self.weights == "garbage":
+            return self.completion("")
         if self.echo:
             return last_user_text(body)
         return self.chat_reply if self.chat_reply is not None else "ok"
@@ -161,7 +216,7 @@ def handler(state: State) -> type[BaseHTTPRequestHandler]:
                 ready = time.monotonic() >= state.ready_at
                 self.reply(200 if ready else 503, {})
             elif path == "/is_sleeping":
-                self.reply(200, {"is_sleeping": state.sleeping})
+                self.reply(200, state.sleep_report())
             elif path == "/metrics":
                 text = (
                     f'vllm:num_requests_running{{model_name="fake"}} {int(state.busy)}.0\n'
@@ -201,12 +256,19 @@ def handler(state: State) -> type[BaseHTTPRequestHandler]:
             if not isinstance(body, dict):
                 self.reply(400, {"error": {"message": "not a JSON object", "type": "BadRequest"}})
                 return
+            query = parse_qs(urlsplit(self.path).query)
             if path == "/sleep":
-                state.sleeping = True
-                self.reply(200, {"status": "sleeping", "level": 1})
+                level = query.get("level", ["1"])[0]
+                if level not in ("1", "2"):
+                    self.fail(path, 400, f"this fake sleeps at level 1 or 2, not {level}")
+                    return
+                state.sleep(int(level))
+                self.reply(200, state.sleep_report())
             elif path == "/wake_up":
-                state.sleeping = False
-                self.reply(200, {"status": "awake", "tags": None})
+                state.wake(query.get("tags", []))
+                self.reply(200, state.sleep_report())
+            elif path == "/collective_rpc":
+                self.collective_rpc(body)
             elif path in POOLING:
                 self.pool(path, body)
             elif path == RESPONSES:
@@ -225,12 +287,13 @@ def handler(state: State) -> type[BaseHTTPRequestHandler]:
                     self.reply(503, {"error": {"message": "asleep"}})
                     return
                 state.served += 1
+                text = state.completion("ok")
                 self.reply(
                     200,
                     {
                         "object": "text_completion",
                         "model": body.get("model"),
-                        "choices": [{"index": 0, "text": "ok", "finish_reason": "stop"}],
+                        "choices": [{"index": 0, "text": text, "finish_reason": "stop"}],
                     },
                 )
             elif path == "/v1/chat/completions" and (state.chat_reply is not None or state.echo):
@@ -246,6 +309,18 @@ def handler(state: State) -> type[BaseHTTPRequestHandler]:
                 )
             else:
                 self.reply(404, {"error": {"message": "not found"}})
+
+        def collective_rpc(self, body: dict[str, Any]) -> None:
+            """vLLM's dev route runs a worker method by name; this fake knows one."""
+            method = body.get("method")
+            if method is None:
+                self.fail("/collective_rpc", 400, "Missing 'method' in request body")
+            elif method != "reload_weights":
+                self.fail("/collective_rpc", 500, f"this fake has no worker method {method!r}")
+            elif (problem := state.reload_weights()) is not None:
+                self.fail("/collective_rpc", 500, problem)
+            else:
+                self.reply(200, {"results": [None]})
 
         def pool(self, path: str, body: dict[str, Any]) -> None:
             try:

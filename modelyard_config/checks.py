@@ -22,16 +22,21 @@ def cross_reference_problems(config: Config) -> Problems:
     servers, routes, aliases = config.servers, config.routes, config.aliases
     for route, candidates in routes.items():
         for i, server in enumerate(candidates):
-            if server not in servers:
+            if server not in servers and server not in config.groups:
                 problems.append((f"routes.{route}[{i}]", f"unknown server {server!r}"))
+        problems += _twice_in_chain(config, route)
     for alias, target in aliases.items():
-        if target not in servers and target not in routes:
+        if target not in servers and target not in routes and target not in config.groups:
             problems.append((f"aliases.{alias}", f"{target!r} is neither a server nor a route"))
+    problems += _group_problems(config)
     problems += _name_clashes(config)
     problems += _classifier_problems(config)
     for route in config.proxy.route_retry:
         if route not in routes:
             problems.append((f"proxy.route_retry.{route}", f"unknown route {route!r}"))
+    for route in config.proxy.route_max_wait:
+        if route not in routes:
+            problems.append((f"proxy.route_max_wait.{route}", f"unknown route {route!r}"))
     problems += _degrade_problems(config)
     problems += _server_problems(config)
     return problems
@@ -102,8 +107,54 @@ def _container_problems(name: str, spec: ServerSpec) -> Problems:
     return problems
 
 
+def _group_problems(config: Config) -> Problems:
+    """A group's members are servers, each once: a group of groups would make its balancing
+    two policies deep, and a member listed twice would take two turns."""
+    problems: Problems = []
+    for group, members in config.groups.items():
+        for i, member in enumerate(members):
+            where = f"groups.{group}[{i}]"
+            if member in config.groups:
+                problems.append((where, f"{member!r} is a group: a group's members are servers"))
+            elif member not in config.servers:
+                problems.append((where, f"unknown server {member!r}"))
+            elif member in members[:i]:
+                problems.append((where, f"{member!r} is already a member"))
+        for taken, kind in (
+            (config.servers, "a server"),
+            (config.routes, "a route"),
+            (config.aliases, "an alias"),
+            (config.classifier.intents, "an intent"),
+        ):
+            if group in taken:
+                problems.append((f"groups.{group}", f"name is already {kind}"))
+    return problems
+
+
+def _twice_in_chain(config: Config, route: str) -> Problems:
+    """A server reached twice in one chain through a group: it would be tried twice, and the
+    group's balancing would be undone by the second place."""
+    problems: Problems = []
+    chain = config.routes[route]
+    seen: dict[str, int] = {}  # server -> the index of the entry that put it in the chain
+    for i, entry in enumerate(chain):
+        for server in config.members(entry):
+            first = seen.setdefault(server, i)
+            if first != i and (entry in config.groups or chain[first] in config.groups):
+                through = chain[first] if chain[first] in config.groups else entry
+                problems.append(
+                    (
+                        f"routes.{route}[{i}]",
+                        f"{server!r} is already in this chain (group {through!r} holds it)",
+                    )
+                )
+                break
+    return problems
+
+
 def _name_clashes(config: Config) -> Problems:
-    """One namespace for `model` routing: a name may be a server, a route or an alias."""
+    """One namespace for `model` routing: a name may be a server, a route, a group or an
+    alias (a group's clashes: _group_problems)."""
     problems = []
     for alias in config.aliases:
         if alias in config.servers or alias in config.routes:
@@ -200,7 +251,7 @@ def _endpoint_warnings(config: Config) -> Problems:
         wanted = [NEEDS.get(endpoint, ()) for endpoint in spec.endpoints]
         if {"text", "audio", "video"} & set(spec.outputs):
             wanted.append(("text",))
-        for server in config.routes.get(route, []):
+        for server in config.route_servers(route):
             caps = set(config.servers[server].capabilities) if server in config.servers else set()
             if wanted and not any(set(needs) <= caps for needs in wanted):
                 lacking = " or ".join("+".join(needs) for needs in wanted)

@@ -65,6 +65,12 @@ class ProxySettings(Strict):
     supervisor_url: str | None = None
     retry: RetryPolicy = RetryPolicy()
     route_retry: dict[Name, RetryPolicy] = {}  # per route; a server's own `retry` wins
+    # Seconds a request waits for capacity, over its whole chain, before it is served further
+    # down the chain or refused (503 with Retry-After). A request's `x-modelyard-max-wait`
+    # wins over its route's figure, which wins over this; None: the supervisor's
+    # queue_timeout bounds the wait. README: Waiting for capacity.
+    max_wait: Seconds | None = None
+    route_max_wait: dict[Name, Seconds] = {}
     cooldown: CooldownSettings = CooldownSettings()
     connect_timeout: Seconds = 5.0
     request_timeout: Seconds = 600.0

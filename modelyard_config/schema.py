@@ -23,8 +23,19 @@ class Config(Strict):
     proxy: ProxySettings = ProxySettings()
     servers: dict[ServerName, ServerSpec]
     routes: dict[Name, Annotated[list[str], Field(min_length=1)]] = {}
+    # Interchangeable servers (replicas, or equals): a route names the group where it would
+    # name one of them, and each request is balanced among them (proxy/balance.py).
+    groups: dict[Name, Annotated[list[str], Field(min_length=2)]] = {}
     aliases: dict[Name, str] = {}
     classifier: ClassifierSettings = ClassifierSettings()
+
+    def members(self, name: str) -> list[str]:
+        """The servers a chain's entry stands for: a group's members, or the server itself."""
+        return self.groups.get(name) or [name]
+
+    def route_servers(self, route: str) -> list[str]:
+        """A route's servers in chain order, each group's members in its place."""
+        return [server for entry in self.routes.get(route, []) for server in self.members(entry)]
 
     def retry_policy(self, route: str | None, server: str) -> RetryPolicy:
         own = self.servers[server].retry

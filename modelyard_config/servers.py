@@ -90,6 +90,10 @@ class ServerSpec(Strict):
     idle_ttl: Seconds | None = None
     gpu_memory_gb: Annotated[float, Field(gt=0)] | None = None
     gpu_memory_fraction: Annotated[float, Field(gt=0, le=1)] | None = None
+    # Host RAM the weights take while the server sleeps at level 1 (vLLM copies them there),
+    # counted against supervisor.sleep.host_budget_gb. None: its GPU budget, an upper bound
+    # (the budget holds the KV cache too, which a sleep drops).
+    weights_gb: Annotated[float, Field(gt=0)] | None = None
     tensor_parallel_size: Annotated[int, Field(ge=1)] = 1
     capabilities: list[Capability] = ["text"]
     max_model_len: Annotated[int, Field(gt=0)] | None = None

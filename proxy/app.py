@@ -15,6 +15,7 @@ from starlette.middleware import Middleware
 from modelyard_config import Config
 from proxy.access import AccessMiddleware, build_access
 from proxy.backends import Admin, Backends
+from proxy.balance import Balancer
 from proxy.classify.classifier import Classifier
 from proxy.classify.embedding import load_embedder
 from proxy.classify.learned import load_head, load_models
@@ -50,7 +51,9 @@ def create_app(config: Config, admin: Admin | None = None) -> Starlette:
             metrics = ProxyMetrics()
             backends = Backends(admin or client)
             stack.push_async_callback(backends.aclose)  # before the client it asks closes
-            chain = Chain(config, backends, upstream, metrics)
+            balancer = Balancer(config, backends.ready_now, admin or client)
+            stack.push_async_callback(balancer.aclose)
+            chain = Chain(config, backends, upstream, metrics, balancer=balancer)
             classifier = build_classifier(config, chain)
             media = await stack.enter_async_context(
                 MediaReader(settings.limits, settings.fetch_private_media)

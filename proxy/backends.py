@@ -21,18 +21,34 @@ flight asked on its own, and 17-32 of them waited 200-300 ms at once at 32 clien
   idle, as before. A failed refresh is not retried in the background and not remembered: the
   URL stays until its ttl ends (it answered a moment ago), then the next request asks, and
   waits, and gets the error if there still is one.
+
+A caller may bound its wait (`max_wait`, issue 16): it waits on the shared question that
+long at most, then leaves with a capacity error while the question goes on for the others
+(and its answer is remembered for the next request). The question itself carries no max
+wait: it is shared, and one caller's short deadline must not cut the wait of another that
+would wait longer; the supervisor's queue_timeout bounds it, as before.
+
+Sharing stops once a question has gone unanswered for `join_window` seconds: by then the
+server is not ready but loading or waiting for room, and the supervisor's scheduler weighs
+who waits (how many, how long, by when). One shared question would be one request with no
+deadline; so from then on each caller asks on its own, with its own max wait, and the
+supervisor lets go of it when that runs out. A ready server answers in milliseconds, well
+inside the window, so the herd at an expired answer still asks once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple, Protocol
 
 from openai_wire.errors import CAPACITY_UNAVAILABLE, UNAVAILABLE
 from proxy.errors import UnavailableError
+from proxy.waits import MAX_WAIT_HEADER, Wait
 from supervisor.errors import (
     AdminUnreachableError,
     CapacityError,
@@ -41,6 +57,8 @@ from supervisor.errors import (
     SupervisorError,
     UnknownServerError,
 )
+
+log = logging.getLogger("modelyard.proxy")
 
 
 class SupervisorUnreachableError(UnavailableError):
@@ -63,9 +81,11 @@ class Address(NamedTuple):
 
 
 class Admin(Protocol):
-    async def ensure(self, name: str) -> dict[str, Any]: ...
+    async def ensure(self, name: str, max_wait: float | None = None) -> dict[str, Any]: ...
 
     async def server(self, name: str) -> dict[str, Any]: ...
+
+    async def waits(self, names: list[str]) -> list[dict[str, Any]]: ...
 
 
 # The states in which a server's process is the one that was started: what it holds in memory
@@ -89,11 +109,12 @@ class _Answer:
 class _Question:
     """One ensure in flight for a server, shared by every caller that needs its answer."""
 
-    __slots__ = ("forgotten", "task")
+    __slots__ = ("asked_at", "forgotten", "task")
 
-    def __init__(self) -> None:
+    def __init__(self, asked_at: float) -> None:
         self.task: asyncio.Task[str] | None = None
         self.forgotten = False  # forget() came after it was asked: its answer may be stale
+        self.asked_at = asked_at
 
 
 class Backends:
@@ -103,7 +124,9 @@ class Backends:
         ttl: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
         refresh_after: float = 0.75,  # the share of the ttl after which a request refreshes
+        join_window: float = 1.0,  # seconds a question is shared; then each caller asks alone
     ) -> None:
+        self._join_window = join_window
         self._admin = admin
         self._ttl = ttl
         self._refresh_in = ttl * refresh_after
@@ -112,8 +135,9 @@ class Backends:
         self._asking: dict[str, _Question] = {}
         self._instances: dict[str, str | None] = {}
 
-    async def ensure(self, server: str) -> Address:
-        """Base URL of `server` once it is ready (started on demand by the supervisor)."""
+    async def ensure(self, server: str, max_wait: float | None = None) -> Address:
+        """Base URL of `server` once it is ready (started on demand by the supervisor).
+        `max_wait`: seconds this caller waits at most, then CapacityUnavailableError."""
         answer = self._ready.get(server)
         if answer is not None:
             now = self._clock()
@@ -121,14 +145,51 @@ class Backends:
                 if now >= answer.refresh_at and server not in self._asking:
                     self._ask_once(server, refreshing=answer)  # in the background
                 return Address(answer.url, remembered=True)
-        question = self._asking.get(server) or self._ask_once(server)
+        question = self._asking.get(server)
+        if question is not None and self._clock() - question.asked_at >= self._join_window:
+            return await self._ask_alone(server, max_wait)
+        question = question or self._ask_once(server)
         assert question.task is not None
-        # shielded: a caller that goes away (its client hung up) leaves the question to the rest
-        url = await asyncio.shield(question.task)
+        # shielded: a caller that goes away (its client hung up, or its max wait ran out)
+        # leaves the question to the rest
+        if max_wait is None:
+            url = await asyncio.shield(question.task)
+        else:
+            url = await _within(server, question.task, max_wait)
         return Address(url, remembered=question.forgotten)
 
+    async def waits(self, servers: Sequence[str]) -> list[Wait] | None:
+        """The supervisor's predicted wait for each server, in order; None when it cannot
+        say. A prediction is advice: a supervisor that does not answer fails no request."""
+        if not servers:
+            return []
+        try:
+            answers = await self._admin.waits(list(servers))
+        except SupervisorError as exc:
+            log.info("no predicted waits for %s: %s", ", ".join(servers), exc)
+            return None
+        return [Wait.of(answer) for answer in answers]
+
+    async def _ask_alone(self, server: str, max_wait: float | None) -> Address:
+        """One caller's own question, for a server that is not ready (see the module's note)."""
+        if max_wait is None:
+            url = await self._ask(server)
+        else:
+            # the supervisor answers by max_wait; this bounds a supervisor that does not
+            try:
+                async with asyncio.timeout(max_wait + 5.0):
+                    url = await self._ask(server, max_wait)
+            except TimeoutError:
+                raise CapacityUnavailableError(
+                    f"{server!r} was not ready within the max wait of {max_wait:g} s "
+                    f"({MAX_WAIT_HEADER})"
+                ) from None
+        now = self._clock()
+        self._ready[server] = _Answer(url, now + self._refresh_in, now + self._ttl)
+        return Address(url, remembered=False)
+
     def _ask_once(self, server: str, refreshing: _Answer | None = None) -> _Question:
-        question = self._asking[server] = _Question()
+        question = self._asking[server] = _Question(self._clock())
         question.task = asyncio.create_task(self._remember(server, question, refreshing))
         # retrieved: a background refresh's error has no one waiting for it
         question.task.add_done_callback(lambda t: t.cancelled() or t.exception())
@@ -195,16 +256,21 @@ class Backends:
             raise UnavailableError(f"Server {server!r} is unavailable: {exc}") from exc
         return info.get("state") in _ALIVE and instance_of(info) == instance
 
-    async def _ask(self, server: str) -> str:
+    async def _ask(self, server: str, max_wait: float | None = None) -> str:
         try:
-            info = await self._admin.ensure(server)
+            if max_wait is None:
+                info = await self._admin.ensure(server)
+            else:
+                info = await self._admin.ensure(server, max_wait=max_wait)
         except StartFailedError as exc:
             last = f" Last log line: {exc.log_tail[-1]}" if exc.log_tail else ""
             raise UnavailableError(
                 f"Server {server!r} could not be started: {exc.reason}.{last}"
             ) from exc
         except CapacityError as exc:
-            headers = {"retry-after": str(int(exc.retry_after))} if exc.retry_after else {}
+            # rounded up: a client that comes back after a floored figure finds it not yet ready
+            later = exc.retry_after
+            headers = {"retry-after": str(max(1, math.ceil(later)))} if later else {}
             raise CapacityUnavailableError(
                 f"No room to load {server!r}: {exc.reason}", headers=headers
             ) from exc
@@ -222,3 +288,16 @@ class Backends:
         base_url: str = info["base_url"]
         self._instances[server] = instance_of(info)
         return base_url
+
+
+async def _within(server: str, task: asyncio.Task[str], max_wait: float) -> str:
+    try:
+        async with asyncio.timeout(max_wait) as deadline:
+            return await asyncio.shield(task)
+    except TimeoutError:
+        if not deadline.expired():
+            raise  # the question's own timeout, not this caller's
+        raise CapacityUnavailableError(
+            f"{server!r} was not ready within the max wait of {max_wait:g} s "
+            f"({MAX_WAIT_HEADER}); it is still being made ready"
+        ) from None

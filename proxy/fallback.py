@@ -3,8 +3,16 @@ circuit breaker per server. The policy lives in retry.py; this is where it meets
 
 Every attempt is counted (`modelyard_attempts_total`), every move down the chain too
 (`modelyard_fallbacks_total{from,to,reason}`), and the response says what happened:
-`x-modelyard-attempts` (how many tries) and `x-modelyard-tried` (`server:outcome`, in order).
-When no candidate can serve, the client gets a 503 that names every try.
+`x-modelyard-attempts` (how many tries), `x-modelyard-tried` (`server:outcome`, in order) and
+`x-modelyard-waited` (seconds spent waiting for servers to be ready). When no candidate can
+serve, the client gets a 503 that names every try.
+
+A request with a max wait (waits.py) asks the supervisor for its predicted waits once, and
+only when it needs them: the first time a candidate is not known ready. A candidate predicted
+past what is left of the max wait is passed over (`server:wait`) when a later one is ready
+sooner; every wait for a server is bounded by what is left. Without a max wait nothing of
+this runs, and with one a primary known ready asks nothing more: the hot path only times its
+ensure, for `x-modelyard-waited`.
 
 Only the server's own failures count against its breaker (retry.blames_server). A remembered
 address that fails to connect is `stale`: the supervisor is asked again and the request sent
@@ -16,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -27,6 +36,7 @@ from starlette.responses import Response
 from modelyard_config import Config
 from openai_wire.errors import CAPACITY_UNAVAILABLE, UNAVAILABLE
 from proxy.backends import Backends, CapacityUnavailableError, PortsExhaustedError
+from proxy.balance import Balancer
 from proxy.bodies import Body, Outgoing
 from proxy.dialects import of_path
 from proxy.errors import ProxyError, UnavailableError
@@ -41,6 +51,17 @@ from proxy.retry import (
     parse_retry_after,
     retry_here,
     status_reason,
+)
+from proxy.waits import (
+    MAX_WAIT_HEADER,
+    WAITED_HEADER,
+    Go,
+    PassOver,
+    Predictions,
+    decide,
+    max_wait_for,
+    parse_max_wait,
+    waited,
 )
 
 log = logging.getLogger("modelyard.proxy")
@@ -74,9 +95,14 @@ class _Failure:
 class _Run:
     """One request's way down its chain so far."""
 
+    max_wait: float | None = None  # seconds it waits for capacity in all; None: no limit
     tried: list[Attempt] = field(default_factory=list)
     retry_afters: list[float | None] = field(default_factory=list)
     last_failed: tuple[str, str] | None = None  # (server, reason) to label the next move
+    waited: float = 0.0  # seconds spent in Backends.ensure
+    limit: float | None = None  # the bound on the current candidate's wait
+    asked: bool = False  # the supervisor was asked for predictions (once a request)
+    predictions: Predictions | None = None
 
 
 class Chain:
@@ -89,6 +115,7 @@ class Chain:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rand: Callable[[], float] = random.random,
+        balancer: Balancer | None = None,
     ) -> None:
         self.config = config
         self.backends = backends
@@ -98,6 +125,9 @@ class Chain:
         self.sleep = sleep
         self.rand = rand
         self.breakers: dict[str, Breaker] = {}
+        # orders each group's members per request (issue 16); without one given, it knows
+        # only what this proxy remembers of who is ready (the app gives it the supervisor)
+        self.balancer = balancer or Balancer(config, backends.ready_now, clock=clock)
 
     def breaker(self, server: str) -> Breaker:
         if server not in self.breakers:
@@ -105,16 +135,25 @@ class Chain:
         return self.breakers[server]
 
     async def send(self, plan: Plan, path: str, body: Body, headers: dict[str, str]) -> Response:
+        plan = self.balancer.order(plan)
         run = _Run()
-        for server in plan.candidates:
+        asked = headers.get(MAX_WAIT_HEADER)
+        if asked is not None:  # the client's, to bound the wait here: not for the upstream
+            headers = {k: v for k, v in headers.items() if k != MAX_WAIT_HEADER}
+        run.max_wait = max_wait_for(self.config, plan.route, parse_max_wait(asked))
+        for index, server in enumerate(plan.candidates):
             breaker = self.breaker(server)
+            # before allow(), which may make this request the half-open trial; a server
+            # cooling down is skipped for that, below
+            if run.max_wait is not None and breaker.cooling_for(self.clock()) <= 0:
+                passed = await self._passed_over(plan.candidates[index:], run)
+                if passed is not None:
+                    self._skip(run, server, "wait", passed.detail)
+                    run.retry_afters.append(passed.predicted)
+                    continue
             if not breaker.allow(self.clock()):
                 wait = breaker.cooling_for(self.clock())
-                run.tried.append(Attempt(server, "cooldown", f"skipped, cooling down {wait:.0f} s"))
-                self.metrics.attempt(server, "cooldown")
-                # A skip is a move down the chain like a failure: counted as one.
-                self._count_move(run, server)
-                run.last_failed = (server, "cooldown")
+                self._skip(run, server, "cooldown", f"skipped, cooling down {wait:.0f} s")
                 continue
             trial = breaker.trial if breaker.state is BreakerState.HALF_OPEN else None
             self._count_move(run, server)
@@ -131,11 +170,39 @@ class Chain:
         self._count_move(run, "none")
         self.metrics.exhausted.labels(plan.route or "none").inc()
         breakers = [self.breaker(s) for s in plan.candidates]
-        raise _exhausted(plan, run.tried, breakers, run.retry_afters, self.clock())
+        raise _exhausted(plan, run, breakers, self.clock())
+
+    def _skip(self, run: _Run, server: str, reason: str, detail: str) -> None:
+        run.tried.append(Attempt(server, reason, detail))
+        self.metrics.attempt(server, reason)
+        # A skip is a move down the chain like a failure: counted as one.
+        self._count_move(run, server)
+        run.last_failed = (server, reason)
 
     def _count_move(self, run: _Run, to: str) -> None:
         if run.last_failed is not None:
             self.metrics.fallbacks.labels(run.last_failed[0], to, run.last_failed[1]).inc()
+
+    async def _passed_over(self, rest: tuple[str, ...], run: _Run) -> PassOver | None:
+        """Whether to pass over `rest[0]` for the request's max wait; else sets how long to
+        wait for it at most. A server known ready needs no question to the supervisor; the
+        max wait still bounds a retry that finds the memory of it expired."""
+        server, now = rest[0], self.clock()
+        assert run.max_wait is not None
+        if self.backends.ready_now(server):
+            run.limit = run.max_wait
+            return None
+        if not run.asked:
+            run.asked = True
+            found = await self.backends.waits(rest)
+            now = self.clock()
+            run.predictions = Predictions.of(found, now) if found is not None else None
+        later = [s for s in rest[1:] if self.breaker(s).cooling_for(now) <= 0]
+        decision = decide(server, later, run.predictions, run.max_wait, run.waited, now)
+        if isinstance(decision, Go):
+            run.limit = decision.limit
+            return None
+        return decision
 
     async def _on(
         self, server: str, plan: Plan, path: str, body: Body, headers: dict[str, str], run: _Run
@@ -149,13 +216,15 @@ class Chain:
         while True:
             attempt += 1
             outgoing = body.render(served_name, self.config.servers[server].max_tokens)
-            result = await self._try(server, path, outgoing, headers, policy.first_byte_timeout)
+            result = await self._try(
+                server, path, outgoing, headers, policy.first_byte_timeout, run
+            )
             if isinstance(result, Response):
                 breaker.succeeded()
                 outcome = "ok" if result.status_code < 400 else "client"
                 run.tried.append(Attempt(server, outcome))
                 self.metrics.attempt(server, outcome)
-                _describe(result, server, run.tried)
+                _describe(result, server, run)
                 return result
             run.tried.append(Attempt(server, result.reason, result.detail))
             self.metrics.attempt(server, result.reason)
@@ -165,7 +234,10 @@ class Chain:
                 rechecked, attempt = True, attempt - 1
                 continue
             if not blames_server(result.reason):
-                run.retry_afters.append(result.retry_after)
+                later = result.retry_after
+                if later is None and result.reason == "capacity" and run.predictions is not None:
+                    later = run.predictions.left(server, self.clock())  # its own wait ran out
+                run.retry_afters.append(later)
                 return None
             breaker.failed(self.clock())
             if result.reason == "start" or not retry_here(policy, result.reason, attempt):
@@ -181,9 +253,11 @@ class Chain:
         outgoing: Outgoing,
         headers: dict[str, str],
         first_byte_timeout: float | None,
+        run: _Run,
     ) -> Response | _Failure:
+        started = self.clock()
         try:
-            address = await self.backends.ensure(server)
+            address = await self.backends.ensure(server, run.limit)
         except CapacityUnavailableError as exc:
             retry_after = parse_retry_after(exc.headers.get("retry-after"))
             return _Failure("capacity", exc.message, retry_after)
@@ -191,15 +265,20 @@ class Chain:
             return _Failure("ports", exc.message)
         except ProxyError as exc:
             return _Failure("start", exc.message)
+        finally:
+            run.waited += self.clock() - started
         sent = {**headers, "x-modelyard-model": server}
         try:
-            response = await forward(
-                self.session,
-                address.url + path,
-                outgoing,
-                sent,
-                first_byte_timeout,
-                of_path(path),
+            response = await self.balancer.timed(
+                server,
+                forward(
+                    self.session,
+                    address.url + path,
+                    outgoing,
+                    sent,
+                    first_byte_timeout,
+                    of_path(path),
+                ),
             )
         except UpstreamUnreachableError as exc:
             if exc.reason == "connect" and address.remembered:
@@ -219,32 +298,37 @@ class Chain:
         return _Failure(reason, detail, parse_retry_after(response.headers.get("retry-after")))
 
 
-def _describe(response: Response, server: str, tried: list[Attempt]) -> None:
+def _describe(response: Response, server: str, run: _Run) -> None:
     response.headers["x-modelyard-model"] = server
-    response.headers["x-modelyard-attempts"] = str(len(tried))
-    response.headers["x-modelyard-tried"] = ",".join(f"{a.server}:{a.outcome}" for a in tried)
+    response.headers["x-modelyard-attempts"] = str(len(run.tried))
+    response.headers["x-modelyard-tried"] = ",".join(f"{a.server}:{a.outcome}" for a in run.tried)
+    response.headers[WAITED_HEADER] = waited(run.waited)
+
+
+# Outcomes that say "no room yet", not "broken": a chain that ends on these alone is at capacity.
+_NO_ROOM = frozenset({"capacity", "wait"})
 
 
 def _exhausted(
-    plan: Plan,
-    tried: list[Attempt],
-    breakers: list[Breaker],
-    retry_afters: list[float | None],
-    now: float,
+    plan: Plan, run: _Run, breakers: list[Breaker], now: float
 ) -> AllCandidatesFailedError:
+    tried = run.tried
     listing = "; ".join(f"{a.server} ({a.outcome}: {a.detail})" for a in tried)
     headers = {
         "x-modelyard-attempts": str(len(tried)),
         "x-modelyard-tried": ",".join(f"{a.server}:{a.outcome}" for a in tried),
+        WAITED_HEADER: waited(run.waited),
     }
-    waits = [w for w in retry_afters if w is not None]
+    # the supervisor's predictions and Retry-After figures, the breakers' cooldowns: the
+    # soonest, rounded up (a client back a fraction too early finds nothing changed)
+    waits = [w for w in run.retry_afters if w is not None and math.isfinite(w)]
     waits += [c for c in (b.cooling_for(now) for b in breakers) if c > 0]
     if waits:
-        headers["retry-after"] = str(max(1, int(min(waits))))
+        headers["retry-after"] = str(max(1, math.ceil(min(waits))))
     message = (
         f"No server in the {plan.route or plan.requested!r} chain could serve this request. "
         f"Tried: {listing}."
     )
-    if tried and all(a.outcome == "capacity" for a in tried):
+    if tried and all(a.outcome in _NO_ROOM for a in tried):
         return ChainAtCapacityError(message, headers=headers)
     return AllCandidatesFailedError(message, headers=headers)

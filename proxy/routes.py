@@ -39,6 +39,7 @@ from proxy.resolve import model_ids
 from proxy.response_ids import Holder
 from proxy.routing import Routed, describe, route
 from proxy.validate import check_body
+from proxy.waits import MAX_WAIT_HEADER, max_wait_for, parse_max_wait
 
 
 def build_routes() -> list[Route]:
@@ -78,13 +79,13 @@ def _context(request: Request) -> ProxyContext:
 async def _relay(request: Request, endpoint: str) -> Response:
     ctx = _context(request)
     payload = await _json_object(request)
-    return await _serve(ctx, endpoint, payload, JsonBody.of(endpoint, payload), request_id(request))
+    return await _serve(ctx, endpoint, payload, JsonBody.of(endpoint, payload), _asked(request))
 
 
 async def _relay_upload(request: Request, endpoint: str) -> Response:
     ctx = _context(request)
     form = await read_audio_form(request, ctx.config.proxy.limits)
-    return await _serve(ctx, endpoint, routing_payload(form), form, request_id(request))
+    return await _serve(ctx, endpoint, routing_payload(form), form, _asked(request))
 
 
 async def _create_response(request: Request) -> Response:
@@ -92,13 +93,14 @@ async def _create_response(request: Request) -> Response:
     conversation (held_responses.py), and every answer's id is remembered with its server."""
     ctx = _context(request)
     payload = await _json_object(request)
+    asked = _asked(request)
     routed = await _decide(ctx, RESPONSES, payload)
     previous = payload.get("previous_response_id")
     if previous is not None:
         held = await holder(ctx.response_ids, ctx.backends, previous, "previous_response_id")
         routed = pinned(ctx.config, routed, held)
     body = JsonBody.of(RESPONSES, payload)
-    response = await _answer(ctx, routed, RESPONSES, payload, body, request_id(request))
+    response = await _answer(ctx, routed, RESPONSES, payload, body, asked)
     server = response.headers.get("x-modelyard-model", "")
     if server in ctx.config.servers:
         ctx.response_ids.learn(response, Holder(server, ctx.backends.instance(server)))
@@ -120,11 +122,23 @@ async def _held_response(request: Request) -> Response:
     return await ctx.composer.chain.send(plan, path, NoBody(request.method), headers)
 
 
+def _asked(request: Request) -> dict[str, str]:
+    """What the client's own headers add to the routing headers: its request id, and the max
+    wait it asks for (checked here: a malformed one is a 400 before any work is done)."""
+    asked = {}
+    if (rid := request_id(request)) is not None:
+        asked["x-request-id"] = rid
+    if (raw := request.headers.get(MAX_WAIT_HEADER)) is not None:
+        parse_max_wait(raw)
+        asked[MAX_WAIT_HEADER] = raw
+    return asked
+
+
 async def _serve(
-    ctx: ProxyContext, endpoint: str, payload: dict[str, Any], body: Body, rid: str | None
+    ctx: ProxyContext, endpoint: str, payload: dict[str, Any], body: Body, asked: dict[str, str]
 ) -> Response:
     routed = await _decide(ctx, endpoint, payload)
-    return await _answer(ctx, routed, endpoint, payload, body, rid)
+    return await _answer(ctx, routed, endpoint, payload, body, asked)
 
 
 async def _answer(
@@ -133,17 +147,17 @@ async def _answer(
     endpoint: str,
     payload: dict[str, Any],
     body: Body,
-    rid: str | None,
+    asked: dict[str, str],
 ) -> Response:
     plan = routed.plan
-    # to the client, and upstream (forward.FORWARDED_HEADERS: the TTS sidecar's language hint)
+    # to the client, and upstream (forward.FORWARDED_HEADERS: the TTS sidecar's language hint);
+    # the max wait only as far as the chain (fallback.Chain.send)
     headers = {
         "x-modelyard-intent": _token(plan.intent, "none"),
         "x-modelyard-language": _token(routed.language.code, "und"),
         "x-modelyard-route": _token(plan.route, "none"),
+        **asked,
     }
-    if rid is not None:
-        headers["x-request-id"] = rid
     response = await ctx.composer.serve(routed, endpoint, payload, body, headers)
     if endpoint in ANTHROPIC:
         response = anthropic_upstream_error(response)
@@ -178,10 +192,13 @@ async def _route_decision(request: Request) -> JSONResponse:
             f"Unknown endpoint {endpoint!r}; one of: {', '.join(ENDPOINTS)}.", param="endpoint"
         )
     payload = await _json_object(request)
+    asked = parse_max_wait(request.headers.get(MAX_WAIT_HEADER))
     routed = await _decide(ctx, endpoint, payload)
     degradation = decide(ctx.config, routed)
     said = degradation.describe() if degradation else None
-    return JSONResponse({**describe(routed), "degrade": said})
+    waits = await ctx.backends.waits(routed.plan.candidates)
+    max_wait = max_wait_for(ctx.config, routed.plan.route, asked)
+    return JSONResponse({**describe(routed, waits, max_wait), "degrade": said})
 
 
 async def _health(request: Request) -> JSONResponse:

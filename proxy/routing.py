@@ -5,6 +5,7 @@ the one the proxy acts on."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ from proxy.classify.features import Features, extract
 from proxy.classify.language import Language, of_request
 from proxy.resolve import Plan, parse_model, plan
 from proxy.validate import check_model
+from proxy.waits import Wait
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,11 @@ async def route(
     return Routed(features, chosen, language, decision, elapsed)
 
 
-def describe(routed: Routed) -> dict[str, Any]:
-    """The `/route` answer: the decision, and every reason behind it."""
+def describe(
+    routed: Routed, waits: Sequence[Wait] | None = None, max_wait: float | None = None
+) -> dict[str, Any]:
+    """The `/route` answer: the decision, and every reason behind it. `waits`: the
+    supervisor's prediction for each candidate, None when it could not say."""
     p, d = routed.plan, routed.decision
     reasons = list(d.reasons) if d else [f"model {p.requested!r}: no classification"]
     reasons.append(f"route: {p.route or 'none'}")
@@ -59,6 +64,8 @@ def describe(routed: Routed) -> dict[str, Any]:
         "model": p.candidates[0] if p.candidates else None,
         "route": p.route,
         "candidates": list(p.candidates),
+        "waits": [w.as_dict() for w in waits] if waits is not None else None,
+        "max_wait": max_wait,
         "skipped": [{"server": s, "reason": why} for s, why in p.skipped],
         "reasons": reasons,
         "classify_ms": routed.classify_ms,

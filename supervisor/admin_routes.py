@@ -33,8 +33,24 @@ def build_router() -> APIRouter:
         return f.describe(f.get(name))
 
     @router.post("/servers/{name}/ensure")
-    async def ensure(name: str, request: Request) -> dict[str, Any]:
-        return await fleet(request).ensure(name)
+    async def ensure(
+        name: str, request: Request, max_wait: float | None = Query(None, gt=0, le=86_400)
+    ) -> dict[str, Any]:
+        """Ready the server; `max_wait`: the seconds this caller waits for capacity, past
+        which it gets a 503 capacity_unavailable whose retry_after is the predicted wait."""
+        return await fleet(request).ensure(name, max_wait)
+
+    @router.get("/waits")
+    async def waits(
+        request: Request, server: list[str] = Query(..., max_length=64)
+    ) -> dict[str, Any]:
+        """The predicted wait of each named server for a request arriving now."""
+        return {"waits": fleet(request).waits(server)}
+
+    @router.get("/schedule")
+    async def schedule(request: Request) -> dict[str, Any]:
+        """Who waits for which server, what drains, and the scheduler's last decision."""
+        return fleet(request).schedule_report()
 
     @router.post("/servers/{name}/stop")
     async def stop(name: str, request: Request) -> dict[str, Any]:

@@ -32,12 +32,14 @@ class Engine(Protocol):
         """One probe of the health URL: True only for a 200; never raises."""
         ...
 
-    async def sleep(self, base_url: str) -> None:
-        """Release the accelerator memory, keeping the process; EngineCallError if refused."""
+    async def sleep(self, base_url: str, level: int = 1) -> None:
+        """Release the accelerator memory, keeping the process; EngineCallError if refused.
+        Level 1 keeps the weights in host RAM; level 2 drops them (sleep_levels.py)."""
         ...
 
-    async def wake(self, base_url: str) -> None:
-        """Undo sleep(); EngineCallError if refused."""
+    async def wake(self, base_url: str, level: int = 1) -> None:
+        """Undo sleep(level): after level 2 the weights are loaded again from where the server
+        first loaded them. EngineCallError if refused."""
         ...
 
     async def load(self, base_url: str) -> Load | None:

@@ -6,22 +6,34 @@ evictions (warm: sleep, cold: stop), and claims the placement by moving the serv
 STARTING or WAKING before the lock is released. When nothing can be freed it waits, with the
 queue's deadline, for something to change. Loads of different servers then proceed in
 parallel; only the decisions are serialised.
+
+When a load needs an eviction, *whether now* is the scheduler's call (scheduling.next_load,
+`supervisor.scheduler.policy: modelyard`): it weighs who waits for what (the waiting room,
+filled by `ensure`) against the switch costs learned from every observed transition
+(costs.py, kept in the state directory). An evictee that still has requests in flight drains
+first: new requests for it wait, the ones it holds finish, up to `drain_timeout`. With
+`policy: arrival`, a load evicts idle servers at once and never a busy one (what other
+systems do, kept for comparison).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
+import math
+import time
 from typing import Any
 
 from modelyard_config import Config
 from modelyard_config.placeholders import fill
 from modelyard_config.supervisor import SupervisorSettings
-from supervisor import budgets, capacity, paths, server_views, statefile
-from supervisor.capacity import Device, Eviction, NoFit, Resident, Want
+from supervisor import budgets, capacity, cost_store, paths, scheduling, server_views, statefile
+from supervisor.capacity import Device, Eviction, NoFit, Placement, Resident, Want
 from supervisor.command import LaunchFacts, LaunchSpec, render
+from supervisor.costs import Costs, Kind, SwitchTimes
 from supervisor.devices import DeviceReading, MemoryReader, memory_of
 from supervisor.engine import Engine, EngineCallError
 from supervisor.errors import CapacityError, UnknownServerError
@@ -30,10 +42,32 @@ from supervisor.metrics import Metrics
 from supervisor.ports import PortAllocator
 from supervisor.restarts import Restarts
 from supervisor.server import ManagedServer
-from supervisor.server_context import OnAdmit, ServerContext
+from supervisor.server_context import FreedCheck, OnAdmit, ServerContext
 from supervisor.states import HOLDS_MEMORY, State
+from supervisor.waiting import WaitingRoom
 
 log = logging.getLogger("modelyard.supervisor")
+
+# The scheduler's names for the states in which a server holds, claims or keeps memory.
+_PHASES: dict[State, scheduling.Phase] = {
+    State.READY: "ready",
+    State.STARTING: "starting",
+    State.WAKING: "waking",
+    State.SLEEPING: "sleeping",
+    State.STOPPING: "stopping",
+    State.ASLEEP: "asleep",
+}
+# A move from the first state to the second is one switch of this kind, timed from entering
+# the first: what the cost model learns from.
+_SWITCHES: dict[tuple[State, State], Kind] = {
+    (State.STARTING, State.READY): "start",
+    (State.WAKING, State.READY): "wake",
+    (State.SLEEPING, State.ASLEEP): "sleep",
+    (State.STOPPING, State.STOPPED): "stop",
+}
+# How often a waiting load looks again when no transition woke it: in-flight counts and ages
+# change without one, and the value of waiting grows with every second.
+_RECHECK_S = 0.5
 
 
 def instance_of(settings: SupervisorSettings) -> str:
@@ -79,6 +113,7 @@ class Fleet:
             admit=self.admit,
             changed=self._changed,
             exited=self._exited,
+            sleep_check=self.sleep_check,
         )
         self._lock = asyncio.Lock()
         self._wakeup = asyncio.Event()
@@ -90,6 +125,21 @@ class Fleet:
         self._servers = {
             name: ManagedServer(name, spec.tier, ctx) for name, spec in config.servers.items()
         }
+        self.costs_file = self.state_dir / "costs.json"
+        priors = {
+            name: SwitchTimes(**spec.switch_costs.model_dump())
+            for name, spec in config.servers.items()
+        }
+        self.costs: dict[str, Costs] = cost_store.load(self.costs_file, priors)
+        for name, costs in self.costs.items():
+            self._export_costs(name, costs)
+        self.room = WaitingRoom()
+        self._since: dict[str, float] = {}  # time.monotonic() each server entered its state
+        self._admitting: dict[str, float] = {}  # loads waiting in admit, since when
+        self._draining: dict[str, float] = {}  # evictees finishing their work, since when
+        self._drain_for: dict[str, str] = {}  # evictee -> the server it makes room for
+        self._drained: dict[str, asyncio.Event] = {}
+        self.decision = "nothing waits for a load"  # the scheduler's last word, for operators
 
     # -- sizes ------------------------------------------------------------------------------
 
@@ -175,6 +225,7 @@ class Fleet:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.supervisor.queue_timeout
         waiting = False
+        self._admitting[server.name] = time.monotonic()
         try:
             while True:
                 async with self._lock:
@@ -183,17 +234,20 @@ class Fleet:
                     return
                 remaining = deadline - loop.time()
                 if outcome.never or remaining <= 0:
-                    raise CapacityError(server.name, outcome.reason, None if outcome.never else 5.0)
+                    retry = None if outcome.never else self._retry_after(server.name)
+                    raise CapacityError(server.name, outcome.reason, retry)
                 if not waiting:
                     waiting = True
                     self.queued += 1
                     self.metrics.queue.set(self.queued)
                 self._wakeup.clear()
-                # Wake on any lifecycle change; re-measure at least every second, since
-                # in-flight counts and live memory change without one.
+                # Wake on any lifecycle change; re-measure often, since in-flight counts, ages
+                # and live memory change without one.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), timeout=min(1.0, remaining))
+                    await asyncio.wait_for(self._wakeup.wait(), timeout=min(_RECHECK_S, remaining))
         finally:
+            self._admitting.pop(server.name, None)
+            self._end_drains(server.name)
             if waiting:
                 self.queued -= 1
                 self.metrics.queue.set(self.queued)
@@ -204,19 +258,185 @@ class Fleet:
             if server.state is State.ASLEEP:  # a sleeping process wakes where it lives
                 table = [d for d in table if d.key in server.devices]
             total = table[0].total if table else 0
-            result = capacity.plan(
-                table, self.residents(exclude=server.name), self._want(server, total)
-            )
-            if isinstance(result, NoFit):
-                return result
-            if not result.evictions:
+            want = self._want(server, total)
+            residents = self.residents(exclude=server.name)
+            result = capacity.plan(table, residents, want)
+            if isinstance(result, Placement) and not result.evictions:
                 on_admit(result.devices)
                 return None
-            if await self._refresh_load([e.name for e in result.evictions]):
+            if self.config.supervisor.scheduler.policy == "modelyard":
+                # the scheduler has re-read the busy evictees and drained them (or given up)
+                scheduled = await self._scheduled(server.name, table, residents, want)
+                if isinstance(scheduled, NoFit):
+                    return scheduled
+                result = scheduled
+            elif isinstance(result, NoFit):
+                return result
+            elif await self._refresh_load([e.name for e in result.evictions]):
                 continue  # a victim turned out busy: plan again with fresh numbers
             for eviction in result.evictions:
                 await self.evict(eviction)
         return NoFit(reason="capacity kept changing while planning", never=False)
+
+    async def _scheduled(
+        self, name: str, table: list[Device], residents: list[Resident], want: Want
+    ) -> Placement | NoFit:
+        """The evictions for `name` if the scheduler says now, once the busy ones have drained;
+        otherwise why it waits."""
+        relaxed = capacity.plan(table, _work_allowed(residents), want)
+        if isinstance(relaxed, NoFit):
+            return relaxed
+        now = time.monotonic()
+        choice = scheduling.next_load(self.schedule_view(now), now, self._settings())
+        self.decision = choice.reason
+        if choice.load != name:
+            self._end_drains(name)  # a drain begun for it is called off: the evictee serves
+            return NoFit(reason=f"scheduler: {choice.reason}", never=False)
+        # Requests that waited for an evictee which is now ready are about to be sent to it:
+        # let them go first (they leave the room within a loop turn or two).
+        serving = [
+            e.name
+            for e in relaxed.evictions
+            if e.name not in self._draining
+            and self.room.count(e.name)
+            and self._servers[e.name].state is State.READY
+        ]
+        if serving:
+            return NoFit(reason=f"{', '.join(serving)} first serves who waited", never=False)
+        # fresh in-flight counts for every evictee: one idle at the last reading may be busy
+        await self._refresh_load([e.name for e in relaxed.evictions])
+        busy = [e.name for e in relaxed.evictions if self._servers[e.name].usage.in_flight]
+        limit = self.config.supervisor.scheduler.drain_timeout
+        for victim in busy:
+            started = self._draining.setdefault(victim, now)
+            self._drain_for.setdefault(victim, name)
+            self._drained.setdefault(victim, asyncio.Event())
+            if started == now:
+                log.info("draining %s for %s: %s", victim, name, choice.reason)
+                self.metrics.drains.labels(victim).inc()
+        late = [v for v in busy if now - self._draining[v] >= limit]
+        if busy and not late:
+            return NoFit(reason=f"draining {', '.join(busy)} for {name}", never=False)
+        if late:
+            log.warning("%s still busy after drain_timeout %.0f s: evicting anyway", late, limit)
+        return Placement(relaxed.devices, relaxed.evictions)
+
+    def _end_drains(self, name: str) -> None:
+        """Drains begun for a load that is over (loaded, failed or given up): their servers
+        take requests again."""
+        for victim, owner in list(self._drain_for.items()):
+            if owner == name:
+                self._finish_drain(victim)
+
+    def _finish_drain(self, victim: str) -> None:
+        self._draining.pop(victim, None)
+        self._drain_for.pop(victim, None)
+        event = self._drained.pop(victim, None)
+        if event is not None:
+            event.set()
+
+    # -- the scheduler's view ----------------------------------------------------------------
+
+    def _settings(self) -> scheduling.Settings:
+        own = self.config.supervisor.scheduler
+        return scheduling.Settings(own.min_residency, own.age_weight, own.deadline_slack)
+
+    def schedule_view(self, now: float) -> scheduling.Fleet:
+        """The fleet as the scheduler sees it: one measurement of the devices, no I/O beyond."""
+        table = self.device_table()
+        residents = []
+        for s in self._servers.values():
+            phase = _PHASES.get(s.state)
+            if phase is None:
+                continue
+            joined = self.room.count(s.name) if phase in ("ready", "starting", "waking") else 0
+            residents.append(
+                scheduling.Resident(
+                    name=s.name,
+                    phase=phase,
+                    since=self._since.get(s.name, now),
+                    in_flight=s.usage.in_flight,
+                    queued=joined,
+                    protected=s.usage.pinned or s.tier == "hot",
+                    last_used=s.usage.last_used,
+                )
+            )
+        waiting = []
+        for name in sorted(set(self.room.servers()) | set(self._admitting)):
+            requests = self.room.requests(name)
+            if not requests and name in self._admitting:  # a load nobody waits on by ticket
+                requests = (scheduling.Request(self._admitting[name]),)
+            waiting.append(scheduling.Waiting(name, requests))
+        service = self.config.supervisor.scheduler.service_s
+        profiles = {
+            name: scheduling.Profile(costs.estimates(), service_s=service)
+            for name, costs in self.costs.items()
+        }
+        return scheduling.Fleet(
+            tuple(residents), tuple(waiting), profiles, lambda name: self._room_for(name, table)
+        )
+
+    def _room_for(self, name: str, table: list[Device]) -> tuple[Eviction, ...] | None:
+        """Who would have to go for `name`, busy servers included (the scheduler decides
+        whether their work lets them); None when nothing that may go would make room."""
+        server = self._servers[name]
+        if server.state in HOLDS_MEMORY:
+            return ()
+        if server.state is State.ASLEEP:
+            table = [d for d in table if d.key in server.devices]
+        total = table[0].total if table else 0
+        residents = _work_allowed(self.residents(exclude=name))
+        result = capacity.plan(table, residents, self._want(server, total))
+        return None if isinstance(result, NoFit) else result.evictions
+
+    def predict(self, name: str) -> scheduling.Prediction:
+        now = time.monotonic()
+        return scheduling.predicted_wait(self.schedule_view(now), name, now, self._settings())
+
+    def waits(self, names: list[str]) -> list[dict[str, Any]]:
+        """Each server's predicted wait for a request arriving now (the admin API's /waits)."""
+        for name in names:
+            self.get(name)  # UnknownServerError before any work
+        now = time.monotonic()
+        view = self.schedule_view(now)
+        result = []
+        for name in names:
+            p = scheduling.predicted_wait(view, name, now, self._settings())
+            ready = self._servers[name].state is State.READY and name not in self._draining
+            seconds = None if math.isinf(p.seconds) else round(p.seconds, 3)
+            result.append({"server": name, "ready": ready, "seconds": seconds, "reason": p.reason})
+        return result
+
+    def _retry_after(self, name: str, prediction: scheduling.Prediction | None = None) -> float:
+        """Seconds a refused caller should wait before asking again: the predicted wait, at
+        least one second; 5 when nothing predicts an end (something pinned holds the room)."""
+        prediction = prediction or self.predict(name)
+        if math.isinf(prediction.seconds):
+            return 5.0
+        return float(max(1, math.ceil(prediction.seconds)))
+
+    def schedule_report(self) -> dict[str, Any]:
+        """What the scheduler weighs and what it last decided (the admin API's /schedule)."""
+        now = time.monotonic()
+        return {
+            "policy": self.config.supervisor.scheduler.policy,
+            "decision": self.decision,
+            "waiting": {
+                name: [
+                    {
+                        "waited_s": round(now - r.arrival, 3),
+                        "deadline_in_s": None if r.deadline is None else round(r.deadline - now, 3),
+                    }
+                    for r in self.room.requests(name)
+                ]
+                for name in self.room.servers()
+            },
+            "loading": sorted(self._admitting),
+            "draining": {
+                victim: {"for": self._drain_for.get(victim), "since_s": round(now - t, 3)}
+                for victim, t in self._draining.items()
+            },
+        }
 
     async def _refresh_load(self, names: list[str]) -> bool:
         """Re-read victims' in-flight counts; True if any is busy after all."""
@@ -241,13 +461,21 @@ class Fleet:
         if action == "stop":
             await victim.stop()
         self.metrics.evictions.labels(victim.name, action).inc()
+        self._finish_drain(victim.name)
 
     # -- lifecycle callbacks ------------------------------------------------------------------
 
     def _changed(self, server: ManagedServer) -> None:
-        if self._last_state.get(server.name) is not server.state:
+        before = self._last_state.get(server.name)
+        if before is not server.state:
+            now = time.monotonic()
             self._last_state[server.name] = server.state
             self._count(server)
+            kind = _SWITCHES.get((before, server.state)) if before is not None else None
+            began = self._since.get(server.name)
+            if kind is not None and began is not None:
+                self._observe(server.name, kind, now - began)
+            self._since[server.name] = now
         self._wakeup.set()
         self.save_state()
 
@@ -260,6 +488,19 @@ class Fleet:
         }
         if server.state in counters:
             counters[server.state].labels(server.name).inc()
+
+    def _observe(self, name: str, kind: Kind, seconds: float) -> None:
+        costs = self.costs[name]
+        costs.observe(kind, seconds)
+        self._export_costs(name, costs)
+        try:
+            cost_store.save(self.costs_file, self.costs)
+        except OSError as exc:  # a full disk: the estimate lives on in memory
+            log.error("could not write %s (%s): switch costs not kept", self.costs_file, exc)
+
+    def _export_costs(self, name: str, costs: Costs) -> None:
+        for kind, seconds in dataclasses.asdict(costs.estimates()).items():
+            self.metrics.switch_seconds.labels(name, kind).set(seconds)
 
     def _exited(self, server: ManagedServer) -> None:
         self.restarts.schedule(server, "the process exited")
@@ -290,10 +531,46 @@ class Fleet:
     def servers(self) -> list[ManagedServer]:
         return list(self._servers.values())
 
-    async def ensure(self, name: str) -> dict[str, Any]:
+    async def ensure(self, name: str, max_wait: float | None = None) -> dict[str, Any]:
+        """The server once ready. While it cannot be, the caller waits in the waiting room,
+        where the scheduler sees it; `max_wait` (seconds) bounds that wait: past it, a
+        CapacityError whose retry_after is the predicted wait. The load goes on for whoever
+        else waits (a start is single-flight)."""
         server = self.get(name)
-        await server.ensure()
+        if server.state is State.READY and name not in self._draining:
+            await server.ensure()  # returns at once; marks it used
+            return self.describe(server, memory=False)
+        arrival = time.monotonic()
+        ticket = self.room.enter(name, arrival, None if max_wait is None else arrival + max_wait)
+        self._waiting_changed(name)
+        try:
+            if max_wait is None:
+                await self._ensure_after_drain(server)
+            else:
+                try:
+                    await asyncio.wait_for(self._ensure_after_drain(server), max_wait)
+                except TimeoutError:
+                    prediction = self.predict(name)
+                    raise CapacityError(
+                        name,
+                        f"not ready within the max wait of {max_wait:g} s: {prediction.reason}",
+                        self._retry_after(name, prediction),
+                    ) from None
+        finally:
+            self.room.leave(name, ticket)
+            self._waiting_changed(name)
         return self.describe(server, memory=False)
+
+    async def _ensure_after_drain(self, server: ManagedServer) -> None:
+        """A draining server takes no new request until it is evicted (then this starts it
+        again, through the scheduler) or its drain is called off."""
+        while (event := self._drained.get(server.name)) is not None:
+            await event.wait()
+        await server.ensure()
+
+    def _waiting_changed(self, name: str) -> None:
+        self.metrics.waiting.labels(name).set(self.room.count(name))
+        self._wakeup.set()  # the scheduler weighs waiting requests: let loads look again
 
     async def stop(self, name: str) -> dict[str, Any]:
         server = self.get(name)
@@ -347,10 +624,24 @@ class Fleet:
             "served_name": self.config.served_name(server.name),
             "capabilities": list(spec.capabilities),
             "budget_bytes": self.budget(server.name, total) if total else None,
+            "costs": {
+                kind: {
+                    "seconds": round(v["mean"] or 0.0, 3),
+                    "observed": v["count"],
+                    "last": None if v["last"] is None else round(float(v["last"]), 3),
+                }
+                for kind, v in self.costs[server.name].to_dict().items()
+            },
+            "waiting": self.room.count(server.name),
+            "draining": server.name in self._draining,
         }
 
     def describe_all(self) -> list[dict[str, Any]]:
-        return [self.describe(s) for s in self._servers.values()]
+        """Every server, with its predicted wait for a request arriving now."""
+        described = [self.describe(s) for s in self._servers.values()]
+        for entry, wait in zip(described, self.waits(list(self._servers)), strict=True):
+            entry["predicted_wait"] = {k: wait[k] for k in ("seconds", "reason")}
+        return described
 
     def devices_report(self) -> dict[str, Any]:
         table = self.device_table()
@@ -373,3 +664,63 @@ class Fleet:
                 for d, r in zip(table, self._devices, strict=True)
             ],
         }
+
+    # -- sleep levels: did a sleep free the memory? -------------------------------------------
+
+    def sleep_check(self, server: ManagedServer) -> FreedCheck:
+        """Measures `server` just before a sleep; the check it returns, made once the engine
+        confirmed the sleep, measures again and passes when at least supervisor.sleep.
+        freed_share of its budget was freed. A failure is logged with the figures and counted
+        (modelyard_demotions_total, to="stop"); the server then stops itself: asleep, its
+        budget would be planned as free while the memory is still held.
+
+        Measured per process where NVML lists the server's pids (then another server loading
+        on the same GPU meanwhile cannot hide what this one freed), else as the devices' used
+        memory. Nothing to compare, so it passes, on host memory (warm servers are stopped
+        there, not slept), without a budget, or when nothing was measured before (a simulated
+        GPU reads 0 used)."""
+        devices, pids = server.devices, server.members()
+        if self.reader.kind != "gpu" or not devices:
+            return lambda: True
+        before = self.reader.read()
+        per_process = memory_of(before, pids) > 0
+
+        def held(readings: list[DeviceReading]) -> int:
+            if per_process:
+                return memory_of(readings, pids)
+            return sum(d.used for d in readings if d.key in devices)
+
+        total = next((d.total for d in before if d.key == devices[0]), 0)
+        budget = self.budget(server.name, total) * len(devices)
+        held_before = held(before)
+        if not budget or not held_before:
+            return lambda: True
+
+        def check() -> bool:
+            held_after = held(self.reader.read())
+            wanted = self.config.supervisor.sleep.freed_share * budget
+            if held_before - held_after >= wanted:
+                return True
+            gib = 2**30
+            log.warning(
+                "%s: its sleep freed %.2f GiB of a %.2f GiB budget (%s: %.2f GiB before, "
+                "%.2f GiB after); freed_share wants %.2f GiB: treating it as awake and "
+                "stopping it",
+                server.name,
+                (held_before - held_after) / gib,
+                budget / gib,
+                "its processes, per NVML" if per_process else f"used on {', '.join(devices)}",
+                held_before / gib,
+                held_after / gib,
+                wanted / gib,
+            )
+            self.metrics.demotions.labels(server.name, "stop").inc()
+            return False
+
+        return check
+
+
+def _work_allowed(residents: list[Resident]) -> list[Resident]:
+    """The residents as a capacity plan sees them when work in flight does not protect them:
+    the scheduler (residency window, drain) decides when a busy server may go."""
+    return [dataclasses.replace(r, in_flight=0) for r in residents]

@@ -52,6 +52,31 @@ class Metrics:
         )
         self.total = Gauge("modelyard_memory_total_bytes", "Device memory", ["device"], registry=r)
         self.queue = Gauge("modelyard_queue_length", "Ensures waiting for capacity", registry=r)
+        self.demotions = Counter(
+            "modelyard_demotions_total",
+            "Sleeping servers moved to sleep level 2 or stopped (idle time, the host RAM "
+            "budget, or a sleep that left the GPU memory held)",
+            ["server", "to"],
+            registry=r,
+        )
+        self.waiting = Gauge(
+            "modelyard_waiting_requests",
+            "Requests waiting for a server to be ready (what the scheduler weighs)",
+            ["server"],
+            registry=r,
+        )
+        self.switch_seconds = Gauge(
+            "modelyard_switch_seconds",
+            "Learned seconds per switch (start, wake, sleep, stop)",
+            ["server", "kind"],
+            registry=r,
+        )
+        self.drains = Counter(
+            "modelyard_drains_total",
+            "Evictees drained of their work before going",
+            ["server"],
+            registry=r,
+        )
 
     def set_state(self, server: str, state: State) -> None:
         for candidate in State:

@@ -13,6 +13,8 @@ authority on bytes: the caller passes `room_for`, which answers "who would have 
   that fit without evicting anything go ahead.
 - Among the models that wait, the next is chosen by value against switch cost (see `value`),
   not by arrival order.
+- Waiting to be worth the switch protects demand: when every server a load would evict has
+  been idle for `min_residency` (or sleeps), the load goes at once.
 
 Every answer carries a `reason` an operator can read.
 """
@@ -52,6 +54,10 @@ class Resident:
     in_flight: int = 0
     queued: int = 0  # joined it and not yet running: waiting behind in-flight work or its load
     protected: bool = False  # pinned or hot: never evicted here (capacity says so too)
+    # When it last served or was asked for; None: unknown, taken as just now. A resident idle
+    # for min_residency has no demand left to protect: a load that evicts only such (or
+    # sleeping) servers goes at once, without waiting to be worth the switch.
+    last_used: float | None = None
 
 
 @dataclass(frozen=True)
@@ -238,6 +244,10 @@ def _consider(
     if moving:
         names = ", ".join(f"{r.name} {r.phase}" for r in moving)
         return f"holding {w.name}: one switch at a time ({names})"
+    if _all_stale(fleet, evict, now, settings):
+        names = ", ".join(e.name for e in evict)
+        why = f"loading {w.name}: {names} idle for {settings.min_residency:.0f} s or more"
+        return _Option(w.name, evict, True, False, worth, oldest, why + _evicting(evict))
     hold = _holds(fleet, evict, now, settings)
     urgent = _urgent(fleet, w, evict, now, settings, cost)
     if urgent is not None:
@@ -251,6 +261,19 @@ def _consider(
         return _Option(w.name, evict, False, False, worth, oldest, why)
     why = f"loading {w.name}: {summary} >= switch cost {cost:.1f} s"
     return _Option(w.name, evict, True, False, worth, oldest, why + _evicting(evict))
+
+
+def _all_stale(fleet: Fleet, evict: Sequence[Eviction], now: float, settings: Settings) -> bool:
+    """Every evictee asleep, or ready with no work and unused for min_residency."""
+    for e in evict:
+        r = fleet.resident(e.name)
+        if r is None or r.phase == "asleep":
+            continue
+        if r.phase != "ready" or r.in_flight or r.queued or r.last_used is None:
+            return False
+        if now - r.last_used < settings.min_residency:
+            return False
+    return True
 
 
 def _holds(fleet: Fleet, evict: Sequence[Eviction], now: float, settings: Settings) -> str | None:
@@ -312,6 +335,8 @@ def _start_parts(
             idle = start + _work_s(fleet, r)
             young = (start if r.phase in _LOADING else r.since) + settings.min_residency
             parts[f"{r.name} residency"] = min(idle, max(young, now))
+    if _all_stale(fleet, evict, now, settings):
+        return parts
     # value(t) = value(now) + age_weight * len(queue) * (t - now): when does it reach the cost?
     short = cost - value(queue, now, settings)
     if short > 0:

@@ -63,6 +63,7 @@ class ManagedServer:
         self._started_at: float | None = None
         self._ready_at: float | None = None
         self._failure: StartFailedError | None = None
+        self._sleep_level: int | None = None  # what the last sleep (or adopt) left it at
 
     # -- what others read ---------------------------------------------------------------------
 
@@ -129,6 +130,18 @@ class ManagedServer:
     def failure(self) -> StartFailedError | None:
         """Why it is failed; None in any other state."""
         return self._failure if self._state is State.FAILED else None
+
+    @property
+    def sleep_level(self) -> int | None:
+        """1: asleep with its weights in host RAM; 2: asleep with them dropped (its wake
+        reloads them); None when not asleep."""
+        return self._sleep_level if self._state is State.ASLEEP else None
+
+    @property
+    def in_transition(self) -> bool:
+        """A start, wake or sleep is under way or waiting for memory: an asleep server with one
+        is being woken for someone, not idling (the monitor leaves it alone)."""
+        return self._op is not None
 
     @property
     def starts(self) -> int:
@@ -231,40 +244,74 @@ class ManagedServer:
 
     async def _wake(self) -> None:
         await self._ctx.admit(self, lambda devices: self._set(State.WAKING))
+        await self._engine_wake()
+        self._set(State.READY)
+        self.usage.touch()
+
+    async def _engine_wake(self) -> None:
+        """WAKING: the engine brings back what its sleep level left (a reload after level 2)."""
         assert self.base_url is not None
         try:
-            await self._engine.wake(self.base_url)
+            await self._engine.wake(self.base_url, self._sleep_level or 1)
         except EngineCallError as exc:
             self._fail(f"wake failed: {exc}")
             await self.stop()
             raise StartFailedError(self.name, f"wake failed: {exc}", None, []) from exc
-        self._set(State.READY)
-        self.usage.touch()
+        self._sleep_level = None
 
     # -- sleep --------------------------------------------------------------------------------
 
-    async def sleep(self) -> None:
-        """READY -> ASLEEP through the engine's sleep mode; stays READY if the engine refuses."""
-        if self._state is State.ASLEEP:
+    async def sleep(self, level: int = 1) -> None:
+        """READY -> ASLEEP at `level` through the engine's sleep mode; stays READY if the engine
+        refuses. An asleep server only ever goes deeper: asked for its level or a lighter one,
+        nothing happens; a level-1 sleeper asked for level 2 is woken and put to sleep again
+        (_deepen). Raises EngineCallError when it cannot sleep, or when the devices showed its
+        memory still held afterwards (it is then stopped: sleep_check)."""
+        if level not in (1, 2):
+            raise ValueError(f"sleep level {level}: vLLM's levels are 1 and 2")
+        if self._state is State.ASLEEP and level <= (self._sleep_level or 1):
             return
         while self._op is not None:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._op)
-        if self._state is not State.READY:
+        if self._state is State.ASLEEP and level > (self._sleep_level or 1):
+            work = self._deepen(level)
+        elif self._state is State.READY:
+            work = self._sleep(level)
+        elif self._state is State.ASLEEP:
+            return  # went as deep meanwhile
+        else:
             raise EngineCallError(f"{self.name} is {self._state}, not ready: cannot sleep")
-        self._op = asyncio.create_task(self._sleep(), name=f"sleep:{self.name}")
+        self._op = asyncio.create_task(work, name=f"sleep:{self.name}")
         self._op.add_done_callback(self._op_done)
         await asyncio.shield(self._op)
 
-    async def _sleep(self) -> None:
+    async def _deepen(self, level: int) -> None:
+        """ASLEEP -> WAKING -> READY -> SLEEPING -> ASLEEP at a deeper level. vLLM ignores a
+        sleep while asleep (vllm_api.py), so the host copy of a level-1 sleeper's weights goes
+        only through a wake: it claims its GPU memory for that moment like any wake, through
+        the fleet's admission. It is not a use: the idle clock that demoted it keeps running,
+        and no request can reach it between READY and SLEEPING (no await between them)."""
+        await self._ctx.admit(self, lambda devices: self._set(State.WAKING))
+        await self._engine_wake()
+        self._set(State.READY)
+        await self._sleep(level)
+
+    async def _sleep(self, level: int) -> None:
         assert self.base_url is not None
         self._set(State.SLEEPING)
+        freed = self._ctx.sleep_check(self) if self._ctx.sleep_check is not None else None
         try:
-            await self._engine.sleep(self.base_url)
+            await self._engine.sleep(self.base_url, level)
         except EngineCallError:
             if self._state is State.SLEEPING:
                 self._set(State.READY)
             raise
+        if freed is not None and not freed():
+            # Not asleep whatever the engine said: stopping frees the memory for sure.
+            await self.stop()
+            raise EngineCallError(f"{self.name} still held its GPU memory after sleeping")
+        self._sleep_level = level
         self._set(State.ASLEEP)
 
     # -- exits, failures, stop ----------------------------------------------------------------
@@ -342,6 +389,7 @@ class ManagedServer:
         Not a start: `starts` stays 0 and no load is counted; it moves straight from STOPPED."""
         target = State.ASLEEP if record.asleep else State.READY
         check_transition(self._state, target)  # before anything changes: a bug leaves no trace
+        self._sleep_level = (record.sleep_level or 1) if record.asleep else None
         self._ctx.ports.reserve(record.port, self.name)
         self._handle, self._spec, self._port = handle, spec, record.port
         self._devices = tuple(record.devices)

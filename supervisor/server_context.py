@@ -1,7 +1,8 @@
 """What a ManagedServer needs from its surroundings, passed in explicitly: no globals.
 
-The fleet builds it. `admit` and the two callbacks are how a server tells the fleet about
-itself without importing it: the fleet imports the server, never the other way round.
+The fleet builds it. `admit`, the two callbacks and `sleep_check` are how a server tells the
+fleet about itself without importing it: the fleet imports the server, never the other way
+round.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 # Placement -> memory claimed; the fleet calls it inside its capacity lock.
 OnAdmit = Callable[[tuple[str, ...]], None]
+# Made once the engine confirmed a sleep: True if the devices show the memory freed.
+FreedCheck = Callable[[], bool]
 
 
 @dataclass(frozen=True)
@@ -33,3 +36,6 @@ class ServerContext:
     admit: Callable[[ManagedServer, OnAdmit], Awaitable[None]]
     changed: Callable[[ManagedServer], None]  # after every transition
     exited: Callable[[ManagedServer], None]  # the process died on its own
+    # Reads the server's device memory just before a sleep; the check it returns compares
+    # after the sleep (Fleet.sleep_check). None: no check (a sleep is taken at its word).
+    sleep_check: Callable[[ManagedServer], FreedCheck] | None = None

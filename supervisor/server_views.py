@@ -28,6 +28,7 @@ def record(server: ManagedServer) -> statefile.Record | None:
         asleep=server.state is State.ASLEEP,
         fingerprint=spec.fingerprint(),
         container_id=server.container_id,
+        sleep_level=server.sleep_level,
     )
 
 
@@ -39,6 +40,7 @@ def snapshot(server: ManagedServer, memory: bool = True) -> dict[str, Any]:
     return {
         "name": server.name,
         "state": str(server.state),
+        "sleep_level": server.sleep_level,  # 1: weights in host RAM, 2: dropped; None: awake
         "pid": server.pid,
         "container_id": server.container_id,
         "image": spec.container.image if spec and spec.container else None,

@@ -31,6 +31,9 @@ class Record:
     # LaunchSpec.fingerprint() of what it runs: adoption compares it with today's rendering.
     fingerprint: str = ""
     container_id: str | None = None  # a `launcher: docker` server's container; pid is its init
+    # The level an asleep server sleeps at (2: its weights were dropped, the wake reloads
+    # them); None when awake, and in files written before levels (all of those slept at 1).
+    sleep_level: int | None = None
 
 
 def save(path: Path, records: list[Record]) -> None:

@@ -143,17 +143,24 @@ class FakeEngine:
         self.refuse_wake = False
         self.loads: dict[str, Load] = {}  # base URL -> reading; absent: no metrics
         self.calls: list[tuple[str, str]] = []  # (call, base URL) for sleep and wake
+        self.levels: list[tuple[str, int]] = []  # (call, sleep level) for sleep and wake
+        # Called while a sleep is under way (base URL, level): what NVML would show change.
+        self.on_sleep: Callable[[str, int], None] | None = None
 
     async def healthy(self, url: str) -> bool:
         return self.answering and not any(url.startswith(base) for base in self.silent)
 
-    async def sleep(self, base_url: str) -> None:
+    async def sleep(self, base_url: str, level: int = 1) -> None:
         self.calls.append(("sleep", base_url))
+        self.levels.append(("sleep", level))
         if self.refuse_sleep:
             raise EngineCallError(f"{base_url} refused to sleep")
+        if self.on_sleep is not None:
+            self.on_sleep(base_url, level)
 
-    async def wake(self, base_url: str) -> None:
+    async def wake(self, base_url: str, level: int = 1) -> None:
         self.calls.append(("wake", base_url))
+        self.levels.append(("wake", level))
         if self.refuse_wake:
             raise EngineCallError(f"{base_url} refused to wake")
 
@@ -202,7 +209,12 @@ async def rig(
     tmp_path: Path, servers: dict[str, dict[str, Any]], gpus: FakeGpus, **supervisor: Any
 ) -> AsyncIterator[Rig]:
     """A fleet on the fakes, every server stopped at the end. Health settings are fast, so
-    restarts happen in milliseconds; `supervisor` overrides any setting."""
+    restarts happen in milliseconds; `supervisor` overrides any setting.
+
+    The scheduler runs `policy: arrival` here unless a test asks otherwise: most tests of this
+    tier pin which server capacity evicts and when the queue gives up, at once; when a switch is
+    worth making is the scheduler's and is tested with `policy: modelyard`
+    (test_scheduler_fleet.py)."""
     health = {"failures": 2, "max_restarts": 2, "backoff_initial": 0.01, "backoff_max": 0.02}
     settings = {
         "state_dir": str(tmp_path / "state"),
@@ -210,6 +222,7 @@ async def rig(
         "queue_timeout": 5,
         "health": health,
         "defaults": {"command": ["serve", "{model}", "--port", "{port}"], "startup_timeout": 5},
+        "scheduler": {"policy": "arrival"},
         **supervisor,
     }
     config = parse_config(

@@ -70,7 +70,7 @@ class FakeAdmin:
         pid = next(self.pids)
         self.processes[name] = Process(pid, 1_700_000_000.0 + pid)
 
-    async def ensure(self, name: str) -> dict[str, Any]:
+    async def ensure(self, name: str, max_wait: float | None = None) -> dict[str, Any]:
         self.asked.append(name)
         if self._info(name)["state"] == "stopped":
             self.start(name)

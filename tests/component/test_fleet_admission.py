@@ -96,7 +96,8 @@ async def test_a_protected_server_is_never_evicted_and_the_wait_times_out(
             r.engine.loads[a.base_url] = Load(in_flight=1, served=0)
         with pytest.raises(CapacityError) as caught:
             await r.fleet.ensure("b")
-        assert caught.value.retry_after == 5.0, "waiting may help: a may go idle or unpinned"
+        retry = caught.value.retry_after
+        assert retry is not None and retry >= 1, "waiting may help: a may go idle or unpinned"
         assert protection in caught.value.reason, "named as what holds the memory"
         assert a.state is State.READY and not r.launcher.handles[0].exited
         assert r.fleet.get("b").state is State.STOPPED

@@ -36,7 +36,7 @@ class FakeAdmin:
     full: set[str] = field(default_factory=set)
     asked: list[str] = field(default_factory=list)
 
-    async def ensure(self, name: str) -> dict[str, Any]:
+    async def ensure(self, name: str, max_wait: float | None = None) -> dict[str, Any]:
         self.asked.append(name)
         if name in self.broken:
             raise StartFailedError(name, "exited with code 3 while starting", 3, ["boom"])
@@ -46,6 +46,15 @@ class FakeAdmin:
 
     async def server(self, name: str) -> dict[str, Any]:
         return {"name": name, "state": "ready", "base_url": self.base_url}
+
+    async def waits(self, names: list[str]) -> list[dict[str, Any]]:
+        """What the supervisor predicts: ready now, or never for those that cannot start."""
+        return [
+            {"server": n, "ready": True, "seconds": 0.0, "reason": f"{n} is ready"}
+            if n not in self.broken | self.full
+            else {"server": n, "ready": False, "seconds": None, "reason": f"{n} cannot fit"}
+            for n in names
+        ]
 
 
 @dataclass

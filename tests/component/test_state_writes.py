@@ -32,7 +32,8 @@ async def test_a_failed_state_write_still_lets_the_server_reach_stopped(
         await r.fleet.stop("a")
         assert r.fleet.get("a").state is State.STOPPED
         assert r.launcher.running() == []
-        assert sorted(p.name for p in r.fleet.state_dir.iterdir()) == ["logs", "servers.json"]
+        names = sorted(p.name for p in r.fleet.state_dir.iterdir())
+        assert names == ["costs.json", "logs", "servers.json"], "no temp file left behind"
         assert "could not write the state file" in caplog.text
         assert "No space left on device" in caplog.text
         assert statefile.load(r.fleet.state_file) == before, "the last good file stays"

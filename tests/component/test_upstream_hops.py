@@ -50,7 +50,7 @@ class FakeAdmin:
     errors: dict[str, Exception] = field(default_factory=dict)
     asked: list[str] = field(default_factory=list)
 
-    async def ensure(self, name: str) -> dict[str, Any]:
+    async def ensure(self, name: str, max_wait: float | None = None) -> dict[str, Any]:
         self.asked.append(name)
         if name in self.errors:
             raise self.errors[name]

@@ -24,10 +24,13 @@ from harness.stack import (
 )
 
 pytestmark = pytest.mark.integration
-CAP = {"memory_cap_gb": 3, "queue_timeout": 2}
+# `policy: arrival`: these tests pin what capacity evicts (and never evicts) the moment a load
+# asks; when a swap is worth making is the scheduler's, tested in test_scheduling.py.
+ARRIVAL = {"policy": "arrival"}
+CAP = {"memory_cap_gb": 3, "queue_timeout": 2, "scheduler": ARRIVAL}
 # Sleeping frees GPU memory, not host RAM, so the warm tier needs GPU accounting. NVML cannot
 # run here: a simulated 4 GiB GPU (80% ceiling: 3.2 GiB) stands in for it.
-GPU = {"simulate_gpus_gb": [4], "queue_timeout": 2}
+GPU = {"simulate_gpus_gb": [4], "queue_timeout": 2, "scheduler": ARRIVAL}
 
 
 def metric(stack: Stack, name: str, **labels: str) -> float:

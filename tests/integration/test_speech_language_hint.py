@@ -32,7 +32,7 @@ class SidecarAdmin:
     def __init__(self, url: str) -> None:
         self.url = url
 
-    async def ensure(self, name: str) -> dict[str, Any]:
+    async def ensure(self, name: str, max_wait: float | None = None) -> dict[str, Any]:
         return {"name": name, "state": "ready", "base_url": self.url}
 
     async def server(self, name: str) -> dict[str, Any]:

@@ -11,9 +11,21 @@ from typing import Any
 
 import pytest
 
-from proxy.backends import Backends, PortsExhaustedError, SupervisorUnreachableError
+from proxy.backends import (
+    Backends,
+    CapacityUnavailableError,
+    PortsExhaustedError,
+    SupervisorUnreachableError,
+)
 from proxy.errors import UnavailableError
-from supervisor.errors import AdminUnreachableError, NoFreePortError, StartFailedError
+from proxy.waits import Wait
+from supervisor.errors import (
+    AdminUnreachableError,
+    CapacityError,
+    NoFreePortError,
+    StartFailedError,
+    SupervisorError,
+)
 
 
 class FakeAdmin:
@@ -22,6 +34,9 @@ class FakeAdmin:
     def __init__(self, *answers: dict[str, Any] | Exception) -> None:
         self.answers = list(answers)
         self.calls = 0
+        self.predicted: list[dict[str, Any]] | Exception = []  # what waits() answers
+        self.waits_asked: list[list[str]] = []
+        self.max_waits: list[float | None] = []  # what each ensure was told
         self.asked = asyncio.Event()  # a call came in
         self.answered = asyncio.Event()  # a call returned (or raised)
         self._gate: asyncio.Event | None = None
@@ -36,8 +51,9 @@ class FakeAdmin:
         assert self._gate is not None
         self._gate.set()
 
-    async def ensure(self, name: str) -> dict[str, Any]:
+    async def ensure(self, name: str, max_wait: float | None = None) -> dict[str, Any]:
         self.calls += 1
+        self.max_waits.append(max_wait)
         answer = self.answers[min(self.calls, len(self.answers)) - 1]
         self.asked.set()
         try:
@@ -51,6 +67,12 @@ class FakeAdmin:
 
     async def server(self, name: str) -> dict[str, Any]:
         return await self.ensure(name)
+
+    async def waits(self, names: list[str]) -> list[dict[str, Any]]:
+        self.waits_asked.append(names)
+        if isinstance(self.predicted, Exception):
+            raise self.predicted
+        return self.predicted
 
 
 class Clock:
@@ -83,6 +105,27 @@ async def test_concurrent_callers_share_one_question_to_the_supervisor() -> None
     admin.release()
     assert set(await asyncio.gather(*callers)) == {("http://a:1", False)}
     assert admin.calls == 1
+
+
+async def test_past_the_join_window_each_caller_waits_at_the_supervisor_on_its_own() -> None:
+    """A question unanswered for join_window means a load or a wait for room: the scheduler
+    must see every waiting request and its max wait, not one shared question without one."""
+    admin, clock = FakeAdmin({"base_url": "http://a:1"}), Clock()
+    admin.hold()
+    backends = Backends(admin, clock=clock, join_window=1.0)
+    first = asyncio.create_task(backends.ensure("a"))
+    await admin.asked.wait()
+    joiner = asyncio.create_task(backends.ensure("a", max_wait=30))  # inside the window
+    await asyncio.sleep(0)  # a loop turn, not synchronisation: let it join (no new call)
+    assert admin.calls == 1
+    clock.now += 1.5
+    alone = [asyncio.create_task(backends.ensure("a", max_wait=w)) for w in (5.0, 9.0)]
+    while admin.calls < 3:
+        await asyncio.sleep(0)  # a loop turn: until both have asked
+    assert admin.max_waits == [None, 5.0, 9.0]
+    admin.release()
+    assert set(await asyncio.gather(first, joiner, *alone)) == {("http://a:1", False)}
+    assert admin.calls == 3
 
 
 async def test_a_refresh_before_expiry_runs_in_the_background_and_blocks_no_caller() -> None:
@@ -216,3 +259,75 @@ async def test_a_used_up_port_range_is_its_own_error_not_the_servers_start_failu
     assert info.value.status == 503
     assert info.value.body()["error"]["code"] == "no_free_port"
     assert "8100-8101" in info.value.message
+
+
+# -- a caller's max wait (issue 16) ---------------------------------------------------------
+
+
+async def test_a_caller_past_its_max_wait_leaves_and_the_question_goes_on_for_the_rest() -> None:
+    """The question is shared: one caller's short max wait must cut neither the wait of a
+    caller with none nor the answer, which is remembered for the next request."""
+    admin = FakeAdmin({"base_url": "http://a:1"})
+    admin.hold()
+    backends = Backends(admin, clock=Clock())
+    patient = asyncio.create_task(backends.ensure("a"))
+    with pytest.raises(CapacityUnavailableError) as info:
+        await backends.ensure("a", max_wait=0.05)
+    assert info.value.status == 503
+    assert info.value.body()["error"]["code"] == "capacity_unavailable"
+    assert "max wait of 0.05 s" in info.value.message
+    assert not patient.done()
+    admin.release()
+    assert await patient == ("http://a:1", False)
+    assert await backends.ensure("a", max_wait=0.05) == ("http://a:1", True)
+    assert admin.calls == 1
+
+
+async def test_a_ready_answer_within_the_max_wait_is_the_answer() -> None:
+    admin = FakeAdmin({"base_url": "http://a:1"})
+    assert await Backends(admin, clock=Clock()).ensure("a", max_wait=5) == ("http://a:1", False)
+
+
+async def test_an_error_within_the_max_wait_is_the_supervisors_own() -> None:
+    admin = FakeAdmin(StartFailedError("a", "exited with code 3", 3, []))
+    with pytest.raises(UnavailableError) as info:
+        await Backends(admin, clock=Clock()).ensure("a", max_wait=5)
+    assert "exited with code 3" in info.value.message
+
+
+async def test_a_capacity_refusal_says_to_come_back_after_the_wait_rounded_up() -> None:
+    """A client back after a floored figure (2 for 2.4 s) would find it not yet ready."""
+    for retry_after, said in ((2.4, "3"), (0.2, "1"), (7.0, "7")):
+        admin = FakeAdmin(CapacityError("a", "every device is full", retry_after))
+        with pytest.raises(CapacityUnavailableError) as info:
+            await Backends(admin, clock=Clock()).ensure("a")
+        assert info.value.headers["retry-after"] == said
+
+
+async def test_predicted_waits_come_back_in_the_order_asked() -> None:
+    admin = FakeAdmin()
+    admin.predicted = [
+        {"server": "b", "ready": False, "seconds": 42.5, "reason": "b: start in 30 s"},
+        {"server": "a", "ready": True, "seconds": 0.0, "reason": "a is ready"},
+        {"server": "c", "ready": False, "seconds": None, "reason": "c does not fit"},
+    ]
+    waits = await Backends(admin, clock=Clock()).waits(("b", "a", "c"))
+    assert waits == [
+        Wait("b", False, 42.5, "b: start in 30 s"),
+        Wait("a", True, 0.0, "a is ready"),
+        Wait("c", False, None, "c does not fit"),
+    ]
+    assert admin.waits_asked == [["b", "a", "c"]]
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [AdminUnreachableError("http://s", "refused"), SupervisorError("supervisor answered 404")],
+    ids=["unreachable", "no-waits-endpoint"],
+)
+async def test_no_prediction_is_none_not_an_error(failure: Exception) -> None:
+    admin = FakeAdmin()
+    admin.predicted = failure
+    backends = Backends(admin, clock=Clock())
+    assert await backends.waits(["a"]) is None
+    assert await backends.waits([]) == [] and admin.waits_asked == [["a"]]

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from modelyard_config import ConfigError, load_config, parse_config
+from modelyard_config.checks import warnings
 from modelyard_config.classifier import IntentSpec
 from modelyard_config.intents import default_intents, with_default_intents
 from supervisor import paths
@@ -406,3 +407,74 @@ def test_a_server_name_with_a_slash_is_refused() -> None:
     data["servers"]["a/b"] = {"model": "m"}
     [(path, message)] = problems_of(data)
     assert path.startswith("servers.a/b") and "pattern" in message
+
+
+# --- groups: balancing among equals (issue 16) ------------------------------------------
+
+
+def with_group(members: list[str] | None = None, **routes: list[str]) -> dict[str, Any]:
+    data = minimal()
+    data["servers"]["c"] = {"model": "m-a"}
+    data["groups"] = {"pool": members if members is not None else ["a", "c"]}
+    data["routes"].update(routes)
+    return data
+
+
+def test_a_route_may_name_a_group_where_it_names_a_server() -> None:
+    config = parse_config(with_group(agent=["pool", "b"]))
+    assert config.groups == {"pool": ["a", "c"]}
+    assert config.members("pool") == ["a", "c"] and config.members("b") == ["b"]
+    assert config.route_servers("agent") == ["a", "c", "b"]
+
+
+def test_an_alias_may_name_a_group() -> None:
+    data = with_group()
+    data["aliases"]["qwen"] = "pool"
+    assert parse_config(data).aliases["qwen"] == "pool"
+
+
+def test_a_group_has_at_least_two_members() -> None:
+    assert [p for p, _ in problems_of(with_group(["a"]))] == ["groups.pool"]
+
+
+def test_a_groups_members_are_servers_each_once() -> None:
+    data = with_group(["a", "nowhere", "a"])
+    data["groups"]["outer"] = ["pool", "b"]
+    assert problems_of(data) == [
+        ("groups.pool[1]", "unknown server 'nowhere'"),
+        ("groups.pool[2]", "'a' is already a member"),
+        ("groups.outer[0]", "'pool' is a group: a group's members are servers"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [("a", "a server"), ("tts", "a route"), ("gpt-4o", "an alias"), ("chat", "an intent")],
+)
+def test_a_group_name_means_nothing_else(name: str, kind: str) -> None:
+    data = with_group()
+    data["groups"] = {name: ["b", "c"]}
+    data["classifier"] = {"intents": {"chat": {"route": "agent"}}}
+    assert (f"groups.{name}", f"name is already {kind}") in problems_of(data)
+
+
+def test_a_route_naming_an_unknown_group_names_its_index() -> None:
+    assert problems_of(with_group(agent=["b", "poool"])) == [
+        ("routes.agent[1]", "unknown server 'poool'")
+    ]
+
+
+def test_a_server_may_not_stand_twice_in_a_chain_through_a_group() -> None:
+    assert problems_of(with_group(agent=["pool", "a"])) == [
+        ("routes.agent[1]", "'a' is already in this chain (group 'pool' holds it)")
+    ]
+    assert problems_of(with_group(agent=["c", "pool"])) == [
+        ("routes.agent[1]", "'c' is already in this chain (group 'pool' holds it)")
+    ]
+
+
+def test_a_group_member_that_cannot_serve_its_routes_intent_is_warned_about() -> None:
+    data = with_group(embed=["pool"])
+    data["servers"]["c"]["capabilities"] = ["embedding"]
+    found = warnings(parse_config(data))
+    assert [(p, m.split(" lacks")[0]) for p, m in found] == [("routes.embed", "a")]

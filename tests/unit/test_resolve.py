@@ -11,7 +11,7 @@ from modelyard_config import Config, parse_config
 from modelyard_config.servers import ServerSpec
 from proxy.classify.features import Features, extract
 from proxy.errors import ModelNotFoundError
-from proxy.resolve import Kind, Target, model_ids, parse_model, plan, unfit
+from proxy.resolve import Kind, Slot, Target, model_ids, parse_model, plan, unfit
 
 IMAGE = {"type": "image_url", "image_url": {"url": "https://example.com/a.jpg"}}
 
@@ -231,3 +231,83 @@ def test_model_ids_lists_every_name(config: Config) -> None:
         ("quick", "alias"),
         ("whisper-1", "alias"),
     ]
+
+
+# --- groups: balancing among equals (issue 16) ------------------------------------------
+
+
+@pytest.fixture
+def grouped() -> Config:
+    return parse_config(
+        {
+            "supervisor": {"defaults": {"command": ["serve", "{model}"]}},
+            "servers": {
+                "q1": {"model": "qwen", "capabilities": ["text", "image"]},
+                "q2": {"model": "qwen", "capabilities": ["text", "image"]},
+                "q3": {"model": "qwen", "capabilities": ["text"]},
+                "small": {"model": "phi", "capabilities": ["text", "image"]},
+                "r1": {"model": "r"},
+                "r2": {"model": "r"},
+            },
+            "groups": {"qwen-pool": ["q1", "q2", "q3"], "lone": ["r1", "r2"]},
+            "routes": {"agent": ["qwen-pool", "small"], "plain": ["small"]},
+            "aliases": {"qwen": "qwen-pool"},
+            "classifier": {"intents": {"agent": {}}, "default": "agent"},
+        }
+    )
+
+
+def test_a_chain_without_a_group_has_nothing_to_balance(grouped: Config) -> None:
+    assert plan(grouped, parse_model(grouped, "plain"), chat()).groups == ()
+
+
+def test_a_group_in_a_route_stands_for_its_members_then_the_chain_goes_on(grouped: Config) -> None:
+    p = plan(grouped, parse_model(grouped, "agent"), chat())
+    assert p.candidates == ("q1", "q2", "q3", "small")
+    assert p.groups == (Slot("qwen-pool", 0, ("q1", "q2", "q3")),)
+
+
+def test_members_that_cannot_take_the_request_leave_the_group(grouped: Config) -> None:
+    p = plan(grouped, parse_model(grouped, "agent"), chat("what is this?", IMAGE))
+    assert p.candidates == ("q1", "q2", "small")
+    assert p.groups == (Slot("qwen-pool", 0, ("q1", "q2")),)
+    assert [s for s, _ in p.skipped] == ["q3"]
+
+
+def test_a_group_left_with_one_member_has_nothing_to_balance(grouped: Config) -> None:
+    pair = grouped.model_copy(update={"groups": {"pair": ["q1", "q3"]}})
+    p = plan(pair, Target("pair", "group", "pair"), chat("what is this?", IMAGE))
+    assert (p.candidates, p.groups) == (("q1",), ())
+
+
+def test_a_group_is_a_model_and_its_route_follows(grouped: Config) -> None:
+    for name in ("qwen-pool", "qwen"):  # the group, and an alias of it
+        target = parse_model(grouped, name)
+        assert target == Target(name, "group", "qwen-pool")
+        p = plan(grouped, target, chat())
+        assert (p.intent, p.route, p.candidates) == ("agent", "agent", ("q1", "q2", "q3", "small"))
+        assert p.groups == (Slot("qwen-pool", 0, ("q1", "q2", "q3")),)
+
+
+def test_a_group_in_no_route_stands_alone(grouped: Config) -> None:
+    p = plan(grouped, parse_model(grouped, "lone"), chat())
+    assert (p.intent, p.route, p.candidates) == (None, None, ("r1", "r2"))
+    assert p.groups == (Slot("lone", 0, ("r1", "r2")),)
+
+
+def test_a_member_asked_by_name_goes_first_then_the_rest_of_its_group(grouped: Config) -> None:
+    p = plan(grouped, parse_model(grouped, "q2"), chat())
+    assert (p.intent, p.route) == ("agent", "agent")
+    assert p.candidates == ("q2", "q1", "q3", "small")
+    assert p.groups == (Slot("qwen-pool", 1, ("q1", "q3")),)
+
+
+def test_model_ids_list_the_groups(grouped: Config) -> None:
+    assert [n for n, kind in model_ids(grouped) if kind == "group"] == ["qwen-pool", "lone"]
+    assert ("qwen", "alias") in model_ids(grouped)
+
+
+def test_an_unknown_model_points_at_the_groups_too(grouped: Config) -> None:
+    with pytest.raises(ModelNotFoundError) as info:
+        parse_model(grouped, "qwen-pol")
+    assert "groups" in info.value.body()["error"]["message"]
