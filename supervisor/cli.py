@@ -110,11 +110,13 @@ def _used(server: dict[str, Any]) -> int:
 def ps(
     url: str | None = UrlOption, config: Path | None = ConfigOption, as_json: bool = JsonOption
 ) -> None:
-    """List servers: state, pid, port, tier, device, planned and used memory, load, idle."""
+    """List servers: state, pid, port, tier, device, planned and used memory, load, idle, who
+    waits and the predicted wait, the learned start time; then the scheduler's last decision."""
     servers = _run(url, config, lambda c: c.servers())
     if as_json:
         typer.echo(json.dumps(servers, indent=2))
         return
+    schedule = _run(url, config, lambda c: c.schedule())
     table = Table(
         "NAME",
         "STATE",
@@ -127,6 +129,8 @@ def ps(
         "IN-FLIGHT",
         "UPTIME",
         "IDLE",
+        "WAITING",
+        "START",
         box=None,
     )
     for s in servers:
@@ -145,8 +149,21 @@ def ps(
             str(s["in_flight"]),
             _age(s["uptime_s"]),
             _age(s["idle_s"]) if s["pid"] else "-",
+            _waiting(s),
+            f"{s['costs']['start']['seconds']:.0f}s" if s.get("costs") else "-",
         )
-    _console().print(table)
+    console = _console()
+    console.print(table)
+    console.print(f"scheduler ({schedule['policy']}): {schedule['decision']}", markup=False)
+
+
+def _waiting(server: dict[str, Any]) -> str:
+    """Requests waiting for it and the predicted wait of one more: `2 ~31s`, `- ~0s` when none
+    wait, `~never` when it cannot fit."""
+    count = server.get("waiting") or 0
+    predicted = (server.get("predicted_wait") or {}).get("seconds", 0)
+    wait = "~never" if predicted is None else f"~{predicted:.0f}s"
+    return f"{count or '-'} {wait}"
 
 
 def load(

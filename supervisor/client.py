@@ -87,6 +87,10 @@ class AdminClient:
         """sleep, wake, pin or unpin."""
         return await self._call("POST", f"/servers/{name}/{verb}", name)
 
+    async def schedule(self) -> dict[str, Any]:
+        """Who waits for which server, what drains, and the scheduler's last decision."""
+        return await self._call("GET", "/schedule")
+
     async def devices(self) -> dict[str, Any]:
         return await self._call("GET", "/devices")
 

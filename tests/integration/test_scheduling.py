@@ -65,10 +65,10 @@ def test_interleaved_requests_swap_less_than_they_alternate_and_a_short_wait_fal
         assert hurried.status_code == 200, hurried.text
         assert hurried.headers["x-modelyard-tried"] == f"{B}:wait,{A}:ok"
         assert float(hurried.headers["x-modelyard-waited"]) < 3
-        route = httpx.post(
-            f"{stack.proxy_url}/route", json={"model": B, "prompt": "hello"}, timeout=30
-        ).json()
-        waits = {w["server"]: w for w in route["waits"]}
+        chat = {"model": B, "messages": [{"role": "user", "content": "hello"}]}
+        routed = httpx.post(f"{stack.proxy_url}/route", json=chat, timeout=30)
+        assert routed.status_code == 200, routed.text
+        waits = {w["server"]: w for w in routed.json()["waits"]}
         assert waits[A]["ready"] is True and waits[A]["seconds"] == 0
         assert waits[B]["ready"] is False and waits[B]["seconds"] > 3, waits[B]
 
@@ -97,6 +97,8 @@ def test_interleaved_requests_swap_less_than_they_alternate_and_a_short_wait_fal
         waited_b = [float(answers[i].headers["x-modelyard-waited"]) for i in (1, 3, 5)]
         assert min(waited_b) > 0, "b's requests waited for the swap"
 
+        ps = stack.cli("ps")
+        assert ps.returncode == 0 and "scheduler (modelyard):" in ps.stdout, ps.stdout
         servers = {s["name"]: s for s in httpx.get(f"{stack.admin_url}/servers").json()["servers"]}
         assert servers[A]["costs"]["start"]["observed"] >= 1
         assert servers[B]["costs"]["start"]["observed"] >= 1
