@@ -34,7 +34,7 @@ def build_router() -> APIRouter:
 
     @router.post("/servers/{name}/ensure")
     async def ensure(
-        name: str, request: Request, max_wait: float | None = Query(None, gt=0, le=86_400)
+        name: str, request: Request, max_wait: float | None = Query(None, gt=0)
     ) -> dict[str, Any]:
         """Ready the server; `max_wait`: the seconds this caller waits for capacity, past
         which it gets a 503 capacity_unavailable whose retry_after is the predicted wait."""

@@ -540,6 +540,8 @@ class Fleet:
         if server.state is State.READY and name not in self._draining:
             await server.ensure()  # returns at once; marks it used
             return self.describe(server, memory=False)
+        if max_wait is not None and max_wait >= self.config.supervisor.queue_timeout:
+            max_wait = None  # the queue gives up first anyway (and inf or 1e9 s mean "no limit")
         arrival = time.monotonic()
         ticket = self.room.enter(name, arrival, None if max_wait is None else arrival + max_wait)
         self._waiting_changed(name)

@@ -194,3 +194,9 @@ async def test_waits_say_ready_now_or_the_predicted_seconds(tmp_path: Path) -> N
         assert "switch" in waits["b"]["reason"]
         listed = {s["name"]: s for s in r.fleet.describe_all()}
         assert listed["b"]["predicted_wait"]["seconds"] == waits["b"]["seconds"]
+
+
+async def test_a_max_wait_past_the_queue_timeout_is_no_limit(tmp_path: Path) -> None:
+    async with rig(tmp_path, two(), FakeGpus(ONE_GPU), **modelyard()) as r:
+        await r.fleet.ensure("a", max_wait=1e9)  # a client's "a long time" must not break it
+        assert r.fleet.get("a").state is State.READY
