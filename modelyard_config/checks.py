@@ -39,6 +39,39 @@ def cross_reference_problems(config: Config) -> Problems:
             problems.append((f"proxy.route_max_wait.{route}", f"unknown route {route!r}"))
     problems += _degrade_problems(config)
     problems += _server_problems(config)
+    problems += _variant_problems(config)
+    return problems
+
+
+def _variant_problems(config: Config) -> Problems:
+    """A variant is another server, of no variants of its own and of one full model, that
+    answers to the full model's name."""
+    problems: Problems = []
+    owner: dict[str, str] = {}
+    for name, spec in config.servers.items():
+        for i, variant in enumerate(spec.variants):
+            where = f"servers.{name}.variants[{i}]"
+            other = config.servers.get(variant)
+            if other is None:
+                problems.append((where, f"unknown server {variant!r}"))
+                continue
+            if variant == name:
+                problems.append((where, "a server is not a variant of itself"))
+                continue
+            if other.variants:
+                problems.append((where, f"{variant!r} has variants of its own"))
+            if variant in owner and owner[variant] != name:
+                problems.append((where, f"{variant!r} is already a variant of {owner[variant]!r}"))
+            owner[variant] = name
+            full, small = config.served_name(name), config.served_name(variant)
+            if small != full:
+                problems.append(
+                    (
+                        where,
+                        f"{variant!r} serves {small!r}, not {full!r}: a variant must answer to "
+                        f"the full model's name (set its served_name: {full})",
+                    )
+                )
     return problems
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from modelyard_config.fields import Name, Seconds, Strict
+from modelyard_config.fields import Name, Seconds, ServerName, Strict
 from modelyard_config.retry import RetryPolicy
 
 # What a server can be sent (modelyard_config.endpoints.NEEDS says which endpoint needs which):
@@ -102,3 +102,8 @@ class ServerSpec(Strict):
     max_tokens: Annotated[int, Field(gt=0)] | None = None
     retry: RetryPolicy | None = None  # overrides the route's and the proxy's
     switch_costs: SwitchPriors = SwitchPriors()
+    # Smaller servers of the same model (an AWQ or GPTQ quantisation with its own budget), best
+    # first: when this one is not ready and would fit only by evicting a busy server, the
+    # supervisor places a variant instead. Each is a server of its own that serves this one's
+    # name (`served_name`), so a request rendered for this one is right for it.
+    variants: list[ServerName] = []

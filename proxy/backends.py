@@ -134,6 +134,7 @@ class Backends:
         self._ready: dict[str, _Answer] = {}
         self._asking: dict[str, _Question] = {}
         self._instances: dict[str, str | None] = {}
+        self._variants: dict[str, str | None] = {}
 
     async def ensure(self, server: str, max_wait: float | None = None) -> Address:
         """Base URL of `server` once it is ready (started on demand by the supervisor).
@@ -237,6 +238,11 @@ class Backends:
         answer = self._ready.get(server)
         return answer is not None and self._clock() < answer.expires
 
+    def variant(self, server: str) -> str | None:
+        """The variant the last answer about `server` named: the server that really answers
+        for it (the supervisor placed a smaller one); None when it is `server` itself."""
+        return self._variants.get(server)
+
     def instance(self, server: str) -> str | None:
         """The process the last answer about `server` named (instance_of)."""
         return self._instances.get(server)
@@ -287,6 +293,8 @@ class Backends:
             raise UnavailableError(f"Server {server!r} is unavailable: {exc}") from exc
         base_url: str = info["base_url"]
         self._instances[server] = instance_of(info)
+        # fit by variant: the supervisor answered with a smaller server of the same model
+        self._variants[server] = info.get("name") if info.get("variant_of") == server else None
         return base_url
 
 

@@ -4,8 +4,9 @@ circuit breaker per server. The policy lives in retry.py; this is where it meets
 Every attempt is counted (`modelyard_attempts_total`), every move down the chain too
 (`modelyard_fallbacks_total{from,to,reason}`), and the response says what happened:
 `x-modelyard-attempts` (how many tries), `x-modelyard-tried` (`server:outcome`, in order) and
-`x-modelyard-waited` (seconds spent waiting for servers to be ready). When no candidate can
-serve, the client gets a 503 that names every try.
+`x-modelyard-waited` (seconds spent waiting for servers to be ready), and
+`x-modelyard-variant` when the supervisor answered for a server with one of its smaller
+variants. When no candidate can serve, the client gets a 503 that names every try.
 
 A request with a max wait (waits.py) asks the supervisor for its predicted waits once, and
 only when it needs them: the first time a candidate is not known ready. A candidate predicted
@@ -103,6 +104,7 @@ class _Run:
     limit: float | None = None  # the bound on the current candidate's wait
     asked: bool = False  # the supervisor was asked for predictions (once a request)
     predictions: Predictions | None = None
+    variant: str | None = None  # the server that answered for the last one tried, if another
 
 
 class Chain:
@@ -267,6 +269,7 @@ class Chain:
             return _Failure("start", exc.message)
         finally:
             run.waited += self.clock() - started
+        run.variant = self.backends.variant(server)
         sent = {**headers, "x-modelyard-model": server}
         try:
             response = await self.balancer.timed(
@@ -303,6 +306,8 @@ def _describe(response: Response, server: str, run: _Run) -> None:
     response.headers["x-modelyard-attempts"] = str(len(run.tried))
     response.headers["x-modelyard-tried"] = ",".join(f"{a.server}:{a.outcome}" for a in run.tried)
     response.headers[WAITED_HEADER] = waited(run.waited)
+    if run.variant is not None:  # fit by variant: a smaller server of the model answered
+        response.headers["x-modelyard-variant"] = run.variant
 
 
 # Outcomes that say "no room yet", not "broken": a chain that ends on these alone is at capacity.

@@ -335,6 +335,42 @@ class Fleet:
         if event is not None:
             event.set()
 
+    # -- fit by variant -----------------------------------------------------------------------
+
+    def _variant_for(self, name: str) -> str | None:
+        """The variant to serve `name`'s requests now, or None to wait for `name` itself.
+
+        Only while `name` is neither ready nor loading and cannot be placed without evicting a
+        busy server: then the first of its variants that is ready, or loading, or fits without
+        evicting a busy server. As soon as `name` fits again (the variant idle, or room freed),
+        this says None and `name` is loaded: the variant goes back when its idle TTL or an
+        eviction says so.
+        """
+        variants = self.config.servers[name].variants
+        if not variants or self._servers[name].state in (State.READY, State.STARTING, State.WAKING):
+            return None
+        table = self.device_table()
+        if self._fits_idle(name, table):
+            return None
+        for v in variants:
+            if self._servers[v].state is State.READY and v not in self._draining:
+                return v
+        for v in variants:
+            if self._servers[v].state in (State.STARTING, State.WAKING) or self._fits_idle(
+                v, table
+            ):
+                return v
+        return None
+
+    def _fits_idle(self, name: str, table: list[Device]) -> bool:
+        """Whether `name` can be placed now, evicting only idle servers."""
+        server = self._servers[name]
+        if server.state is State.ASLEEP:
+            table = [d for d in table if d.key in server.devices]
+        total = table[0].total if table else 0
+        result = capacity.plan(table, self.residents(exclude=name), self._want(server, total))
+        return isinstance(result, Placement)
+
     # -- the scheduler's view ----------------------------------------------------------------
 
     def _settings(self) -> scheduling.Settings:
@@ -542,6 +578,11 @@ class Fleet:
             return self.describe(server, memory=False)
         if max_wait is not None and max_wait >= self.config.supervisor.queue_timeout:
             max_wait = None  # the queue gives up first anyway (and inf or 1e9 s mean "no limit")
+        variant = self._variant_for(name)
+        if variant is not None:
+            log.info("%s would evict a busy server: serving its requests with %s", name, variant)
+            self.metrics.variants.labels(name, variant).inc()
+            return {**await self.ensure(variant, max_wait), "variant_of": name}
         arrival = time.monotonic()
         ticket = self.room.enter(name, arrival, None if max_wait is None else arrival + max_wait)
         self._waiting_changed(name)

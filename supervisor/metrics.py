@@ -71,6 +71,12 @@ class Metrics:
             ["server", "kind"],
             registry=r,
         )
+        self.variants = Counter(
+            "modelyard_variant_placements_total",
+            "Asks for a server (ensure) answered with one of its variants (fit by variant)",
+            ["server", "variant"],
+            registry=r,
+        )
         self.drains = Counter(
             "modelyard_drains_total",
             "Evictees drained of their work before going",

@@ -298,3 +298,23 @@ async def test_route_shows_each_candidates_predicted_wait(upstream: Upstream) ->
     assert said["max_wait"] == 5 and asked.json()["max_wait"] == 9
     assert blind["waits"] is None and blind["candidates"] == ["a", "b"]
     assert admin.ensured == []  # /route starts nothing
+
+
+async def test_an_answer_from_a_variant_says_so(rig: Callable[..., Rig]) -> None:
+    """Fit by variant: the supervisor answers for `a` with a smaller server of the model."""
+    r = rig()
+
+    async def ensure_variant(name: str, max_wait: float | None = None) -> dict[str, Any]:
+        r.admin.ensured.append(name)
+        small = f"{name}-awq"
+        return {"name": small, "variant_of": name, "state": "ready", "base_url": r.admin.url}
+
+    r.admin.ensure = ensure_variant  # type: ignore[method-assign]
+    response = await r.chain.send(plan("a", "b"), CHAT, BODY, {})
+    assert response.status_code == 200
+    assert response.headers["x-modelyard-model"] == "a"
+    assert response.headers["x-modelyard-variant"] == "a-awq"
+    r.admin.ensure = PredictingAdmin.ensure.__get__(r.admin)  # type: ignore[method-assign]
+    r.chain.backends.forget("a")
+    again = await r.chain.send(plan("a", "b"), CHAT, BODY, {})
+    assert "x-modelyard-variant" not in again.headers, "the full model answered again"

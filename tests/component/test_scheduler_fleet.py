@@ -200,3 +200,32 @@ async def test_a_max_wait_past_the_queue_timeout_is_no_limit(tmp_path: Path) -> 
     async with rig(tmp_path, two(), FakeGpus(ONE_GPU), **modelyard()) as r:
         await r.fleet.ensure("a", max_wait=1e9)  # a client's "a long time" must not break it
         assert r.fleet.get("a").state is State.READY
+
+
+async def test_a_variant_serves_while_the_full_model_would_evict_a_busy_server(
+    tmp_path: Path,
+) -> None:
+    """Fit by variant: 8 GiB plannable; `other` (3 GiB) is busy, so `full` (6 GiB) does not
+    fit without evicting it, but its 3 GiB variant does; once `other` is idle, `full` itself
+    is loaded again (its variant, idle, makes room)."""
+    servers = {
+        "full": server(6, variants=["small"]),
+        "small": server(3, served_name="full"),
+        "other": server(3),
+    }
+    async with rig(tmp_path, servers, FakeGpus(ONE_GPU)) as r:  # policy arrival: at once
+        await r.fleet.ensure("other")
+        busy(r, "other")
+        answer = await r.fleet.ensure("full")
+        assert (answer["name"], answer["variant_of"]) == ("small", "full")
+        assert r.fleet.get("small").state is State.READY
+        assert r.fleet.get("full").state is State.STOPPED
+        assert r.fleet.get("other").state is State.READY, "the busy server kept its place"
+        counted = r.count("modelyard_variant_placements_total", server="full", variant="small")
+        assert counted == 1
+        again = await r.fleet.ensure("full")  # the variant is ready: it answers again
+        assert again["name"] == "small"
+        busy(r, "other", in_flight=0)
+        back = await r.fleet.ensure("full")
+        assert back["name"] == "full" and "variant_of" not in back
+        assert r.fleet.get("full").state is State.READY

@@ -478,3 +478,23 @@ def test_a_group_member_that_cannot_serve_its_routes_intent_is_warned_about() ->
     data["servers"]["c"]["capabilities"] = ["embedding"]
     found = warnings(parse_config(data))
     assert [(p, m.split(" lacks")[0]) for p, m in found] == [("routes.embed", "a")]
+
+
+def test_a_variant_must_exist_answer_to_the_full_name_and_belong_to_one_model() -> None:
+    data = minimal()
+    data["servers"]["a"]["variants"] = ["b", "ghost", "a"]
+    data["servers"]["c"] = {"model": "m-c", "variants": ["b"]}
+    found = problems_of(data)
+
+    def said(path: str) -> str:
+        return " | ".join(message for where, message in found if where == path)
+
+    assert "serves 'b', not 'a'" in said("servers.a.variants[0]")
+    assert "set its served_name: a" in said("servers.a.variants[0]")
+    assert said("servers.a.variants[1]") == "unknown server 'ghost'"
+    assert said("servers.a.variants[2]") == "a server is not a variant of itself"
+    assert "already a variant of 'a'" in said("servers.c.variants[0]")
+    data = minimal()
+    data["servers"]["a"]["variants"] = ["b"]
+    data["servers"]["b"]["served_name"] = "a"
+    assert parse_config(data).servers["a"].variants == ["b"]
