@@ -286,6 +286,11 @@ class Fleet:
         relaxed = capacity.plan(table, _work_allowed(residents), want)
         if isinstance(relaxed, NoFit):
             return relaxed
+        # Fresh in-flight counts for every evictee before deciding: the monitor's reading is up
+        # to a health interval old, and a server that just became ready has its waiters'
+        # requests in flight while the last reading still says idle (the residency window
+        # must see them).
+        await self._refresh_load([e.name for e in relaxed.evictions])
         now = time.monotonic()
         choice = scheduling.next_load(self.schedule_view(now), now, self._settings())
         self.decision = choice.reason
@@ -303,8 +308,6 @@ class Fleet:
         ]
         if serving:
             return NoFit(reason=f"{', '.join(serving)} first serves who waited", never=False)
-        # fresh in-flight counts for every evictee: one idle at the last reading may be busy
-        await self._refresh_load([e.name for e in relaxed.evictions])
         busy = [e.name for e in relaxed.evictions if self._servers[e.name].usage.in_flight]
         limit = self.config.supervisor.scheduler.drain_timeout
         for victim in busy:

@@ -39,6 +39,10 @@ _KIND: dict[Phase, Kind] = {
     "stopping": "stop",
 }
 
+# Seconds after its last use during which a resident counts as busy for the residency window:
+# longer than a request takes to go from the supervisor's answer to the engine.
+JUST_USED_S = 2.0
+
 # "Who would have to go so that this server fits": evictions in order, () when it fits as is,
 # None when it cannot fit even after evicting every server that may be evicted.
 RoomFor = Callable[[str], Sequence[Eviction] | None]
@@ -283,9 +287,12 @@ def _holds(fleet: Fleet, evict: Sequence[Eviction], now: float, settings: Settin
             continue
         if r.phase in _MOVING:
             return f"{r.name} is {r.phase}"
+        # A request handed its address a moment ago may not have reached the engine yet: a
+        # server used within JUST_USED_S counts as having work, or it could be evicted under it.
+        just_used = r.last_used is not None and now - r.last_used < JUST_USED_S
         work = r.in_flight + r.queued
         age = now - r.since
-        if work and age < settings.min_residency:
+        if (work or just_used) and age < settings.min_residency:
             return (
                 f"{r.name} has {r.in_flight} in flight, {r.queued} queued and has been "
                 f"resident {age:.0f} s < min_residency {settings.min_residency:.0f} s"

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from supervisor import scheduling
 from supervisor.engine import Load
 from supervisor.errors import CapacityError
 from supervisor.states import State
@@ -123,11 +124,15 @@ async def test_a_drain_past_its_timeout_evicts_anyway(tmp_path: Path) -> None:
 
 
 async def test_a_load_waits_until_worth_its_switch_while_the_resident_was_just_used(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # "just used" (its requests may still be on their way to the engine) lasts 0.1 s here
+    monkeypatch.setattr(scheduling, "JUST_USED_S", 0.1)
     costs = {"start": 1.0, "wake": 0.1, "sleep": 0.1, "stop": 0.2}  # a switch: 1.2 s
     async with rig(tmp_path, two(costs=costs), FakeGpus(ONE_GPU), **modelyard()) as r:
-        await r.fleet.ensure("a")  # used just now: demand to protect
+        await r.fleet.ensure("a")  # used recently (within min_residency): demand to protect
+        used = r.fleet.get("a").usage.last_used
+        await until(lambda: time.monotonic() - used > 0.15, "a to be past 'just used'")
         began = time.monotonic()
         load_b = asyncio.create_task(r.fleet.ensure("b"))
         await until(lambda: "holding b" in r.fleet.decision, "the scheduler to hold b")
@@ -229,3 +234,17 @@ async def test_a_variant_serves_while_the_full_model_would_evict_a_busy_server(
         back = await r.fleet.ensure("full")
         assert back["name"] == "full" and "variant_of" not in back
         assert r.fleet.get("full").state is State.READY
+
+
+async def test_a_server_used_a_moment_ago_is_not_evicted_under_its_requests(
+    tmp_path: Path,
+) -> None:
+    """Its waiters were just handed its address: their requests may not have reached the
+    engine, whose in-flight count still says 0. The residency window keeps it."""
+    settings = modelyard(min_residency=60)
+    async with rig(tmp_path, two(), FakeGpus(ONE_GPU), queue_timeout=0.5, **settings) as r:
+        await r.fleet.ensure("a")
+        with pytest.raises(CapacityError) as caught:
+            await r.fleet.ensure("b")
+        assert "min_residency" in caught.value.reason
+        assert r.fleet.get("a").state is State.READY
