@@ -53,6 +53,7 @@ test: setup lint
 bench: setup
 	$(BIN)/python bench/skeleton.py
 	$(BIN)/python bench/swap.py
+	$(BIN)/python bench/sched_real.py
 	$(BIN)/python bench/speech.py
 	$(BIN)/python bench/containers.py
 
