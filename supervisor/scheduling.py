@@ -293,9 +293,14 @@ def _holds(fleet: Fleet, evict: Sequence[Eviction], now: float, settings: Settin
         work = r.in_flight + r.queued
         age = now - r.since
         if (work or just_used) and age < settings.min_residency:
+            busy = (
+                f"has {r.in_flight} in flight, {r.queued} queued"
+                if work or r.last_used is None
+                else f"was used {now - r.last_used:.1f} s ago"
+            )
             return (
-                f"{r.name} has {r.in_flight} in flight, {r.queued} queued and has been "
-                f"resident {age:.0f} s < min_residency {settings.min_residency:.0f} s"
+                f"{r.name} {busy} and has been resident {age:.0f} s "
+                f"< min_residency {settings.min_residency:.0f} s"
             )
     return None
 
