@@ -3,10 +3,10 @@ group, and a third server after the group in the route. Requests spread over the
 more go to the one that is not slow or busy, and a member that is down falls through to the
 other, then to the rest of the chain; `x-modelyard-model` names the member that served.
 
-Each upstream is an aiohttp server that answers at once, late (`delay`), holds a request
-(`hold`) or stops listening (`stop`): the scenarios need a member slow, busy or down on cue.
-The supervisor is a fake client that says every server is ready at its upstream's URL, as the
-real one says of ready servers.
+Each upstream is test_upstream_hops' aiohttp server, which answers at once, late (`delay`),
+holds a request (`hold`) or stops listening (`stop`): the scenarios need a member slow, busy or
+down on cue. The supervisor is that file's fake client, which says every server is ready at its
+upstream's URL, as the real one says of ready servers.
 """
 
 from __future__ import annotations
@@ -14,84 +14,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from aiohttp import web
-from starlette.applications import Starlette
 
-from harness import loopback
 from modelyard_config import Config, parse_config
 from proxy.app import create_app
+from tests.component.test_upstream_hops import (
+    CHAT,
+    FakeAdmin,
+    Upstream,
+    running_upstream,
+    serving,
+)
 
-CHAT = "/v1/chat/completions"
 MEMBERS = ("a", "b")
-
-
-@dataclass
-class Upstream:
-    """One server's upstream: how many requests reached it, and how it answers."""
-
-    url: str = ""
-    served: int = 0
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-    delay: float = 0.0
-    hold: asyncio.Event | None = None
-    stop: Callable[[], Awaitable[None]] | None = None  # closes its port: a server gone
-
-
-SEEN = web.AppKey("seen", Upstream)
-
-
-async def _answer(request: web.Request) -> web.StreamResponse:
-    upstream = request.app[SEEN]
-    body = await request.json()
-    upstream.served += 1
-    upstream.arrived.set()
-    if upstream.delay:
-        await asyncio.sleep(upstream.delay)  # the scenario: a slow member, not a sync point
-    if body.get("stream"):
-        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
-        await response.prepare(request)
-        await response.write(b'data: {"choices": [{"index": 0, "delta": {"content": "hi"}}]}\n\n')
-        if upstream.hold is not None:
-            await upstream.hold.wait()
-        await response.write(b"data: [DONE]\n\n")
-        return response
-    if upstream.hold is not None:
-        await upstream.hold.wait()
-    message = {"role": "assistant", "content": f"hello from {body['model']}"}
-    return web.json_response({"id": "c1", "choices": [{"index": 0, "message": message}]})
-
-
-@contextlib.asynccontextmanager
-async def running_upstream() -> AsyncIterator[Upstream]:
-    seen = Upstream()
-    app = web.Application()
-    app[SEEN] = seen
-    app.router.add_post(CHAT, _answer)
-    async with loopback.serving(app) as url:
-        seen.url = url
-        yield seen
-
-
-@dataclass
-class FakeAdmin:
-    """Stands in for supervisor.client.AdminClient: every server is ready at its URL."""
-
-    urls: dict[str, str]
-
-    async def ensure(self, name: str, max_wait: float | None = None) -> dict[str, Any]:
-        return {"name": name, "state": "ready", "base_url": self.urls[name]}
-
-    async def server(self, name: str) -> dict[str, Any]:
-        return {"name": name, "state": "ready", "base_url": self.urls[name]}
-
-    async def waits(self, names: list[str]) -> list[dict[str, Any]]:
-        return [{"server": n, "ready": True, "seconds": 0.0, "reason": "ready"} for n in names]
 
 
 def config() -> Config:
@@ -145,18 +85,10 @@ async def stack() -> AsyncIterator[Stack]:
             exits.push_async_callback(own.aclose)
             upstreams[name] = await own.enter_async_context(running_upstream())
             upstreams[name].stop = own.aclose
-        admin = FakeAdmin({name: u.url for name, u in upstreams.items()})
+        admin = FakeAdmin(upstreams["small"].url, {name: u.url for name, u in upstreams.items()})
         app = create_app(config(), admin)
         client = await exits.enter_async_context(serving(app))
         yield Stack(client, upstreams, admin)
-
-
-@contextlib.asynccontextmanager
-async def serving(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://proxy") as client:
-            yield client
 
 
 async def stop(upstream: Upstream) -> None:

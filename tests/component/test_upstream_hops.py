@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +59,9 @@ class FakeAdmin:
     async def server(self, name: str) -> dict[str, Any]:
         return {"name": name, "state": "ready", "base_url": self.urls.get(name, self.url)}
 
+    async def waits(self, names: list[str]) -> list[dict[str, Any]]:
+        return [{"server": n, "ready": True, "seconds": 0.0, "reason": "ready"} for n in names]
+
 
 @dataclass
 class Upstream:
@@ -72,6 +75,12 @@ class Upstream:
     stream_first: bool = False
     delay: float = 0.0
     keep_alive: bool = True
+    stop: Callable[[], Awaitable[None]] | None = None  # closes its port: a server gone
+
+    @property
+    def served(self) -> int:
+        """Requests that reached it."""
+        return len(self.headers)
 
 
 SEEN = web.AppKey("seen", Upstream)
