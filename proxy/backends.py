@@ -232,6 +232,14 @@ class Backends:
         if question is not None:
             question.forgotten = True
 
+    def want(self, server: str) -> None:
+        """Ask for `server` in the background, unless it is known ready or already asked for:
+        a request that did not wait for it still tells the supervisor it is wanted (one ticket
+        per proxy process, however many requests pass it over), and its answer is remembered
+        for the requests after."""
+        if not self.ready_now(server) and server not in self._asking:
+            self._ask_once(server)
+
     def ready_now(self, server: str) -> bool:
         """Whether `server` is known ready without asking: an answer remembered and unexpired.
         False says only "not known", not "not ready"."""

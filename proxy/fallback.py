@@ -11,7 +11,10 @@ variants. When no candidate can serve, the client gets a 503 that names every tr
 A request with a max wait (waits.py) asks the supervisor for its predicted waits once, and
 only when it needs them: the first time a candidate is not known ready. A candidate predicted
 past what is left of the max wait is passed over (`server:wait`) when a later one is ready
-sooner; every wait for a server is bounded by what is left. Without a max wait nothing of
+sooner; every wait for a server is bounded by what is left. A server passed over is still
+asked for in the background (Backends.want: one question per server), so the supervisor's
+scheduler counts it as wanted and loads it when that is worth it; later requests then find
+it ready and go back to it. Without a max wait nothing of
 this runs, and with one a primary known ready asks nothing more: the hot path only times its
 ensure, for `x-modelyard-waited`.
 
@@ -152,6 +155,9 @@ class Chain:
                 if passed is not None:
                     self._skip(run, server, "wait", passed.detail)
                     run.retry_afters.append(passed.predicted)
+                    # still wanted: asked for in the background, so that it loads when the
+                    # scheduler finds it worth it and later requests go back to it
+                    self.backends.want(server)
                     continue
             if not breaker.allow(self.clock()):
                 wait = breaker.cooling_for(self.clock())
