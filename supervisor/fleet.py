@@ -68,6 +68,8 @@ _SWITCHES: dict[tuple[State, State], Kind] = {
 # How often a waiting load looks again when no transition woke it: in-flight counts and ages
 # change without one, and the value of waiting grows with every second.
 _RECHECK_S = 0.5
+# Waiting requests listed per server by GET /schedule (all are counted).
+SHOWN = 50
 
 
 def instance_of(settings: SupervisorSettings) -> str:
@@ -460,16 +462,18 @@ class Fleet:
         return {
             "policy": self.config.supervisor.scheduler.policy,
             "decision": self.decision,
+            # the oldest SHOWN per server: a thousand waiting requests are a count, not a page
             "waiting": {
                 name: [
                     {
                         "waited_s": round(now - r.arrival, 3),
                         "deadline_in_s": None if r.deadline is None else round(r.deadline - now, 3),
                     }
-                    for r in self.room.requests(name)
+                    for r in self.room.requests(name)[:SHOWN]
                 ]
                 for name in self.room.servers()
             },
+            "waiting_count": {name: self.room.count(name) for name in self.room.servers()},
             "loading": sorted(self._admitting),
             "draining": {
                 victim: {"for": self._drain_for.get(victim), "since_s": round(now - t, 3)}

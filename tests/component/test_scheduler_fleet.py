@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from supervisor import fleet as fleet_module
 from supervisor import scheduling
 from supervisor.engine import Load
 from supervisor.errors import CapacityError
@@ -248,3 +249,21 @@ async def test_a_server_used_a_moment_ago_is_not_evicted_under_its_requests(
             await r.fleet.ensure("b")
         assert "min_residency" in caught.value.reason
         assert r.fleet.get("a").state is State.READY
+
+
+async def test_the_schedule_lists_the_oldest_waiting_and_counts_them_all(tmp_path: Path) -> None:
+    async with rig(
+        tmp_path, two(), FakeGpus(ONE_GPU), queue_timeout=5, **modelyard(min_residency=60)
+    ) as r:
+        await r.fleet.ensure("a")
+        busy(r, "a")
+        shown = fleet_module.SHOWN
+        waiters = [asyncio.create_task(r.fleet.ensure("b")) for _ in range(shown + 5)]
+        await until(lambda: r.fleet.room.count("b") == shown + 5, "every request to wait")
+        report = r.fleet.schedule_report()
+        assert len(report["waiting"]["b"]) == shown
+        assert report["waiting_count"]["b"] == shown + 5
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+        assert r.fleet.room.count("b") == 0, "a caller that goes away leaves the room"
