@@ -48,7 +48,7 @@ integration: setup
 	$(BIN)/pytest tests/integration -v -rs
 
 test: setup lint
-	$(BIN)/pytest -v -rs
+	$(BIN)/pytest -v -rs --durations=20
 
 bench: setup
 	$(BIN)/python bench/skeleton.py
