@@ -20,7 +20,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip 2>&1 | $(QUIET_PIP)
-	$(BIN)/pip install --quiet -e '.[dev,speech]' 2>&1 | $(QUIET_PIP)
+	$(BIN)/pip install --quiet -e '.[dev,speech,litellm]' 2>&1 | $(QUIET_PIP)
 	touch $(STAMP)
 
 engine:

@@ -58,6 +58,9 @@ def _variant_problems(config: Config) -> Problems:
             if variant == name:
                 problems.append((where, "a server is not a variant of itself"))
                 continue
+            if other.remote is not None:
+                problems.append((where, f"{variant!r} is remote: the supervisor cannot place it"))
+                continue
             if other.variants:
                 problems.append((where, f"{variant!r} has variants of its own"))
             if variant in owner and owner[variant] != name:
@@ -79,6 +82,9 @@ def _server_problems(config: Config) -> Problems:
     problems: Problems = []
     default_command = config.supervisor.defaults.command
     for name, spec in config.servers.items():
+        if spec.remote is not None:
+            problems += _remote_problems(name, spec)
+            continue
         if spec.gpu_memory_gb is not None and spec.gpu_memory_fraction is not None:
             problems.append(
                 (
@@ -108,6 +114,36 @@ def _server_problems(config: Config) -> Problems:
             problems += placeholders.unknown(f"servers.{name}.env.{key}", value, PLACEHOLDERS)
         problems += placeholders.unknown(f"servers.{name}.model", spec.model, MODEL_PLACEHOLDERS)
     return problems
+
+
+# What only a server the supervisor runs has: on a remote one it would be silently ignored.
+_LOCAL_ONLY = (
+    "launcher",
+    "container",
+    "command",
+    "args",
+    "env",
+    "health_path",
+    "startup_timeout",
+    "stop_grace",
+    "tier",
+    "idle_ttl",
+    "gpu_memory_gb",
+    "gpu_memory_fraction",
+    "weights_gb",
+    "tensor_parallel_size",
+    "max_model_len",
+    "switch_costs",
+    "variants",
+)
+
+
+def _remote_problems(name: str, spec: ServerSpec) -> Problems:
+    return [
+        (f"servers.{name}.{key}", "not for a remote server: the supervisor never runs it")
+        for key in _LOCAL_ONLY
+        if key in spec.model_fields_set
+    ]
 
 
 def _container_problems(name: str, spec: ServerSpec) -> Problems:

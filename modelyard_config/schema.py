@@ -53,6 +53,18 @@ class Config(Strict):
     def served_name(self, server: str) -> str:
         return self.servers[server].served_name or server
 
+    def remote_servers(self) -> list[str]:
+        """The servers the proxy calls through LiteLLM (`remote:`), in config order."""
+        return [name for name, spec in self.servers.items() if spec.remote is not None]
+
+    def local(self) -> Config:
+        """This config as the supervisor sees it: only the servers it runs. Remote servers
+        are never started or placed, so the supervisor never hears of them."""
+        if not self.remote_servers():
+            return self
+        kept = {name: spec for name, spec in self.servers.items() if spec.remote is None}
+        return self.model_copy(update={"servers": kept})
+
     def supervisor_url(self) -> str:
         if self.proxy.supervisor_url:
             return self.proxy.supervisor_url.rstrip("/")

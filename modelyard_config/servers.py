@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from modelyard_config.fields import Name, Seconds, ServerName, Strict
 from modelyard_config.retry import RetryPolicy
@@ -74,8 +74,36 @@ class SwitchPriors(Strict):
     stop: Seconds = 5.0
 
 
+# The name of an environment variable (the key it holds is never written in the config).
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+class RemoteSpec(Strict):
+    """A model the proxy calls through LiteLLM's SDK (a hosted API, or any OpenAI-compatible
+    server the supervisor does not run): never started, placed, woken or stopped, but a chain
+    member like any other server (retries, breaker, fallback, headers, metrics).
+
+    LiteLLM is the optional extra `modelyard[litellm]`, imported only when a config has one
+    of these (proxy/remote.py).
+    """
+
+    # LiteLLM's `provider/model`: "openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-latest",
+    # "openai/<served name>" with `api_base` for any OpenAI-compatible server
+    model: str = Field(min_length=1)
+    api_base: str | None = None
+    # the variable that holds the API key, read by the proxy when it starts; None: no key
+    api_key_env: EnvName | None = None
+    api_version: str | None = None  # Azure's
+    # any other LiteLLM parameter, passed to each call as it is (`organization`,
+    # `aws_region_name`, `extra_headers`, ...)
+    params: dict[str, Any] = {}
+
+
 class ServerSpec(Strict):
+    # A local server's model (a Hugging Face id or a path); for a remote one, its
+    # `remote.model` unless given
     model: str
+    remote: RemoteSpec | None = None
     launcher: LauncherKind = "process"
     container: ContainerSpec | None = None  # launcher: docker only, and then required
     served_name: Name | None = None
@@ -107,3 +135,15 @@ class ServerSpec(Strict):
     # supervisor places a variant instead. Each is a server of its own that serves this one's
     # name (`served_name`), so a request rendered for this one is right for it.
     variants: list[ServerName] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _remote_model(cls, data: Any) -> Any:
+        """A remote server's `model` defaults to its `remote.model`: one name to write."""
+        if isinstance(data, dict) and "model" not in data and isinstance(data.get("remote"), dict):
+            return {**data, "model": data["remote"].get("model")}
+        return data
+
+    @property
+    def is_remote(self) -> bool:
+        return self.remote is not None

@@ -48,6 +48,8 @@ def create_app(
     without a token (`environ`, default os.environ, may hold it)."""
     token = admin_token(config.supervisor, os.environ if environ is None else environ)
     refuse_open(config.supervisor, token, source)
+    # remote servers are the proxy's alone (LiteLLM): nothing here starts, places or lists them
+    config = config.local()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -40,7 +40,7 @@ def never_fit_problems(config: Config, readings: Sequence[DeviceReading]) -> lis
         capacity.Device(r.key, r.total, 0, ceiling(config.supervisor, r.total)) for r in readings
     ]
     problems = []
-    for name, spec in config.servers.items():
+    for name, spec in config.local().servers.items():
         budget = budget_bytes(config, name, readings[0].total)
         if not budget:
             continue
