@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import PurePath
 
 from modelyard_config import placeholders
-from modelyard_config.endpoints import NEEDS
+from modelyard_config.endpoints import NEEDS, REMOTE_CALLS
 from modelyard_config.placeholders import MODEL_PLACEHOLDERS, PLACEHOLDERS
 from modelyard_config.schema import Config
 from modelyard_config.servers import ServerSpec
@@ -139,11 +139,22 @@ _LOCAL_ONLY = (
 
 
 def _remote_problems(name: str, spec: ServerSpec) -> Problems:
-    return [
+    problems = [
         (f"servers.{name}.{key}", "not for a remote server: the supervisor never runs it")
         for key in _LOCAL_ONLY
         if key in spec.model_fields_set
     ]
+    for i, capability in enumerate(spec.capabilities):
+        served = [e for e, needs in NEEDS.items() if capability in needs]
+        if served and not any(e in REMOTE_CALLS for e in served):
+            problems.append(
+                (
+                    f"servers.{name}.capabilities[{i}]",
+                    f"a remote server cannot serve {capability!r}: modelyard calls no LiteLLM "
+                    f"function for {', '.join(served)}",
+                )
+            )
+    return problems
 
 
 def _container_problems(name: str, spec: ServerSpec) -> Problems:

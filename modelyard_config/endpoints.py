@@ -79,3 +79,19 @@ NEEDS: dict[str, tuple[str, ...]] = {
     MESSAGES: ("text", "messages"),
     COUNT_TOKENS: ("text", "messages"),
 }
+
+# What a remote server (`servers.<name>.remote`) is called with for each endpoint: the LiteLLM
+# SDK function (1.106.12, read from its source) proxy/remote.py awaits. An endpoint absent here
+# has no call: translations (LiteLLM has no function for them), rerank and score (not wired:
+# LiteLLM's `arerank` is not mapped onto vLLM's three shapes), a token count, a stored
+# response's GET or cancel. A remote server is passed over for those (`unsupported`), and
+# `capabilities` that only such endpoints need are refused on a remote server (checks.py).
+REMOTE_CALLS: dict[str, str] = {
+    CHAT: "acompletion",
+    COMPLETIONS: "atext_completion",
+    EMBEDDINGS: "aembedding",
+    TRANSCRIPTIONS: "atranscription",
+    SPEECH: "aspeech",
+    RESPONSES: "aresponses",
+    MESSAGES: "anthropic_messages",
+}

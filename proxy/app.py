@@ -1,6 +1,10 @@
 """Builds the proxy's ASGI app: every object is made here, in the lifespan, nothing at import
 time. `admin` lets a caller (the component tests) supply the supervisor's client; by default
-the app opens one to the supervisor the config names."""
+the app opens one to the supervisor the config names.
+
+A config with remote servers needs LiteLLM (remote.extra_problems): without it the app is not
+built (ConfigError). With it, LiteLLM's import starts with the app, in a worker thread, and
+the app serves local servers meanwhile (proxy/remote.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from modelyard_config import Config
+from modelyard_config import Config, ConfigError
 from proxy.access import AccessMiddleware, build_access
 from proxy.backends import Admin, Backends
 from proxy.balance import Balancer
@@ -27,6 +31,7 @@ from proxy.fallback import Chain
 from proxy.forward import upstream_session
 from proxy.media_urls import MediaReader
 from proxy.metrics import ProxyMetrics
+from proxy.remote import Remote, extra_problems
 from proxy.request_log import RequestLog
 from proxy.response_ids import ResponseIds
 from proxy.routes import build_routes
@@ -36,6 +41,9 @@ from supervisor.client import AdminClient, admin_token
 
 def create_app(config: Config, admin: Admin | None = None) -> Starlette:
     settings = config.proxy
+    missing = extra_problems(config)
+    if missing:
+        raise ConfigError("config", missing)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -49,11 +57,14 @@ def create_app(config: Config, admin: Admin | None = None) -> Starlette:
                     AdminClient(config.supervisor_url(), token=token)
                 )
             metrics = ProxyMetrics()
-            backends = Backends(admin or client)
+            backends = Backends(admin or client, remote=config.remote_servers())
             stack.push_async_callback(backends.aclose)  # before the client it asks closes
             balancer = Balancer(config, backends.ready_now, admin or client)
             stack.push_async_callback(balancer.aclose)
-            chain = Chain(config, backends, upstream, metrics, balancer=balancer)
+            remote = Remote(config, os.environ)
+            remote.start()  # LiteLLM's import, in a thread, when a server is remote
+            stack.push_async_callback(remote.aclose)
+            chain = Chain(config, backends, upstream, metrics, balancer=balancer, remote=remote)
             classifier = build_classifier(config, chain)
             media = await stack.enter_async_context(
                 MediaReader(settings.limits, settings.fetch_private_media)

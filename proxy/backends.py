@@ -34,6 +34,10 @@ who waits (how many, how long, by when). One shared question would be one reques
 deadline; so from then on each caller asks on its own, with its own max wait, and the
 supervisor lets go of it when that runs out. A ready server answers in milliseconds, well
 inside the window, so the herd at an expired answer still asks once.
+
+Remote servers (`servers.<name>.remote`: called through LiteLLM, proxy/remote.py) are never
+asked of the supervisor, which does not know them: they are ready (`ready_now`, a wait of 0 in
+`waits`), wanting one asks nothing, and what a provider stored stays there (`still_holds`).
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple, Protocol
 
@@ -125,7 +129,9 @@ class Backends:
         clock: Callable[[], float] = time.monotonic,
         refresh_after: float = 0.75,  # the share of the ttl after which a request refreshes
         join_window: float = 1.0,  # seconds a question is shared; then each caller asks alone
+        remote: Collection[str] = (),  # servers called through LiteLLM, never asked about
     ) -> None:
+        self._remote = frozenset(remote)
         self._join_window = join_window
         self._admin = admin
         self._ttl = ttl
@@ -162,14 +168,20 @@ class Backends:
     async def waits(self, servers: Sequence[str]) -> list[Wait] | None:
         """The supervisor's predicted wait for each server, in order; None when it cannot
         say. A prediction is advice: a supervisor that does not answer fails no request."""
-        if not servers:
-            return []
+        local = [s for s in servers if s not in self._remote]
+        if not local:
+            return [_remote_wait(s) for s in servers]
         try:
-            answers = await self._admin.waits(list(servers))
+            answers = await self._admin.waits(local)
         except SupervisorError as exc:
-            log.info("no predicted waits for %s: %s", ", ".join(servers), exc)
+            log.info("no predicted waits for %s: %s", ", ".join(local), exc)
             return None
-        return [Wait.of(answer) for answer in answers]
+        found = {w.server: w for w in (Wait.of(answer) for answer in answers)}
+        return [
+            _remote_wait(s) if s in self._remote else found[s]
+            for s in servers
+            if s in self._remote or s in found
+        ]
 
     async def _ask_alone(self, server: str, max_wait: float | None) -> Address:
         """One caller's own question, for a server that is not ready (see the module's note)."""
@@ -243,6 +255,8 @@ class Backends:
     def ready_now(self, server: str) -> bool:
         """Whether `server` is known ready without asking: an answer remembered and unexpired.
         False says only "not known", not "not ready"."""
+        if server in self._remote:
+            return True
         answer = self._ready.get(server)
         return answer is not None and self._clock() < answer.expires
 
@@ -258,6 +272,8 @@ class Backends:
     async def still_holds(self, server: str, instance: str | None) -> bool:
         """Whether `server` still runs as the process `instance`, without starting it: what
         that process kept in memory is gone once it stopped or was restarted."""
+        if server in self._remote:
+            return True  # the provider keeps what it stored; if not, its own error says so
         if instance is None:
             return False
         try:
@@ -304,6 +320,10 @@ class Backends:
         # fit by variant: the supervisor answered with a smaller server of the same model
         self._variants[server] = info.get("name") if info.get("variant_of") == server else None
         return base_url
+
+
+def _remote_wait(server: str) -> Wait:
+    return Wait(server, ready=True, seconds=0.0, reason="remote: called through LiteLLM")
 
 
 async def _within(server: str, task: asyncio.Task[str], max_wait: float) -> str:

@@ -108,6 +108,8 @@ class Balancer:
         self._clock = clock
         self._groups = config.groups
         self._members = frozenset(s for members in config.groups.values() for s in members)
+        # remote members are ready by definition (ready_now): the supervisor does not know them
+        self._asked_of = self._members - frozenset(config.remote_servers())
         self._in_flight = dict.fromkeys(self._members, 0)
         self._latency: dict[str, tuple[float, float]] = {}  # server -> (average, sampled at)
         self._said_ready: dict[str, float] = {}  # server -> when the supervisor said so
@@ -194,6 +196,8 @@ class Balancer:
 
     async def _learn(self, states: States, members: Sequence[str]) -> None:
         for server in members:
+            if server not in self._asked_of:
+                continue
             try:
                 info = await states.server(server)
             except SupervisorError:

@@ -68,6 +68,11 @@ class JsonBody:
 
     def render(self, model: str, max_tokens: int | None = None) -> Outgoing:
         """The body for the server named `model`, within its ceiling `max_tokens`."""
+        return Outgoing(json.dumps(self.fields(model, max_tokens)).encode(), JSON)
+
+    def fields(self, model: str, max_tokens: int | None = None) -> dict[str, Any]:
+        """The body as a dict, before it is encoded: what a remote server's LiteLLM call takes
+        as its arguments (proxy/remote_calls.py), with the same ceiling as a local server's."""
         sent = {**self.payload, "model": model}
         ceiling = self.capped(max_tokens)
         if ceiling is not None:
@@ -75,7 +80,7 @@ class JsonBody:
             asked = [key for key in fields if sent.get(key) is not None]
             for key in asked or fields[:1]:
                 sent[key] = min(sent.get(key) or ceiling, ceiling)
-        return Outgoing(json.dumps(sent).encode(), JSON)
+        return sent
 
     def capped(self, max_tokens: int | None) -> int | None:
         """The ceiling, when it lowers what this body asks (or asks without a bound)."""

@@ -18,6 +18,12 @@ it ready and go back to it. Without a max wait nothing of
 this runs, and with one a primary known ready asks nothing more: the hot path only times its
 ensure, for `x-modelyard-waited`.
 
+A remote server (`servers.<name>.remote`, proxy/remote.py) is called through LiteLLM instead:
+never asked of the supervisor (it is ready, wait 0), its failures named as a local server's
+are (remote_errors.py), plus `auth` (its key refused: 401, 402, 403), `config` (its model or
+provider unknown) and `error` (LiteLLM failed on its own), which move down the chain at once.
+An endpoint LiteLLM has no call for passes it over (`server:unsupported`), as a cooldown does.
+
 Only the server's own failures count against its breaker (retry.blames_server). A remembered
 address that fails to connect is `stale`: the supervisor is asked again and the request sent
 at once, not held against the server. A half-open trial is given back however `send` ends
@@ -46,6 +52,7 @@ from proxy.dialects import of_path
 from proxy.errors import ProxyError, UnavailableError
 from proxy.forward import UpstreamRefusedError, UpstreamUnreachableError, forward
 from proxy.metrics import ProxyMetrics
+from proxy.remote import Remote, RemoteFailedError
 from proxy.resolve import Plan
 from proxy.retry import (
     Breaker,
@@ -121,9 +128,12 @@ class Chain:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rand: Callable[[], float] = random.random,
         balancer: Balancer | None = None,
+        remote: Remote | None = None,
     ) -> None:
         self.config = config
         self.backends = backends
+        # remote servers (`remote:`) are called through LiteLLM, never asked of the supervisor
+        self.remote = remote or Remote(config)
         self.session = session
         self.metrics = metrics
         self.clock = clock
@@ -147,6 +157,9 @@ class Chain:
             headers = {k: v for k, v in headers.items() if k != MAX_WAIT_HEADER}
         run.max_wait = max_wait_for(self.config, plan.route, parse_max_wait(asked))
         for index, server in enumerate(plan.candidates):
+            if self.remote.serves(server) and (why := self.remote.cannot(path)) is not None:
+                self._skip(run, server, "unsupported", why)  # not its failure: no breaker
+                continue
             breaker = self.breaker(server)
             # before allow(), which may make this request the half-open trial; a server
             # cooling down is skipped for that, below
@@ -223,10 +236,15 @@ class Chain:
         rechecked = False
         while True:
             attempt += 1
-            outgoing = body.render(served_name, self.config.servers[server].max_tokens)
-            result = await self._try(
-                server, path, outgoing, headers, policy.first_byte_timeout, run
-            )
+            if self.remote.serves(server):
+                result = await self._call(
+                    server, path, body, headers, policy.first_byte_timeout, run
+                )
+            else:
+                outgoing = body.render(served_name, self.config.servers[server].max_tokens)
+                result = await self._try(
+                    server, path, outgoing, headers, policy.first_byte_timeout, run
+                )
             if isinstance(result, Response):
                 breaker.succeeded()
                 outcome = "ok" if result.status_code < 400 else "client"
@@ -248,6 +266,8 @@ class Chain:
                 run.retry_afters.append(later)
                 return None
             breaker.failed(self.clock())
+            if result.retry_after is not None:  # a 429's: what the 503 says, if it comes to one
+                run.retry_afters.append(result.retry_after)
             if result.reason == "start" or not retry_here(policy, result.reason, attempt):
                 return None
             if not breaker.allow(self.clock()):
@@ -305,6 +325,33 @@ class Chain:
             f"HTTP {response.status_code}: {bytes(response.body)[:200].decode(errors='replace')}"
         )
         return _Failure(reason, detail, parse_retry_after(response.headers.get("retry-after")))
+
+    async def _call(
+        self,
+        server: str,
+        path: str,
+        body: Body,
+        headers: dict[str, str],
+        first_byte_timeout: float | None,
+        run: _Run,
+    ) -> Response | _Failure:
+        """One attempt on a remote server: through LiteLLM, once its import is done (the
+        wait for it counts as waiting for the server, as a local server's start does)."""
+        started = self.clock()
+        run.variant = None
+        try:
+            litellm = await self.remote.loaded()
+        except RemoteFailedError as exc:
+            return _Failure(exc.reason, exc.message)
+        finally:
+            run.waited += self.clock() - started
+        try:
+            return await self.balancer.timed(
+                server,
+                self.remote.send(litellm, server, path, body, headers, first_byte_timeout),
+            )
+        except RemoteFailedError as exc:
+            return _Failure(exc.reason, exc.message, exc.retry_after)
 
 
 def _describe(response: Response, server: str, run: _Run) -> None:
