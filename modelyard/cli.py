@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from starlette.applications import Starlette
 
-from modelyard import profile
+from modelyard import litellm_command, profile
 from modelyard.stack import ListenError, StartupError, run_stack
 from modelyard.workers import WorkerExitedError, Workers, announce_ready, worker_argv
 from modelyard_config import Config, ConfigError, load_config
@@ -51,6 +51,7 @@ for command in (
     proxy_cli.route,
 ):
     app.command()(command)
+app.command("import-litellm", help=litellm_command.help_text())(litellm_command.import_litellm)
 
 err = Console(stderr=True, soft_wrap=True)
 ConfigOption = typer.Option(
@@ -200,13 +201,17 @@ def models(config: Path | None = ConfigOption) -> None:
 
 @app.command()
 def check(config: Path = typer.Argument(..., help="servers.yaml to validate")) -> None:
-    """Validate a servers.yaml, and its budgets against this machine's memory."""
+    """Validate a servers.yaml, its budgets against this machine's memory, and what its
+    remote servers need installed here."""
+    from proxy.remote import extra_problems  # only `check` needs the proxy's side
+
     cfg = load_config(config)
     reader, why = open_reader(cfg.supervisor.simulate_gpus_gb)
     try:
         problems = never_fit_problems(cfg, reader.read())
     finally:
         reader.close()
+    problems += extra_problems(cfg)
     if problems:
         raise ConfigError(str(config), problems)
     _print_warnings(str(config), cfg)
