@@ -21,7 +21,14 @@ With `--echo`, a chat is answered with the text of its last user turn: a test ca
 what the proxy made of a request (a transcript in place of audio), which gibberish hides.
 For the fault suite: `--fail-status N` answers every API request (`/v1/*`, `/v2/*`) with HTTP
 N, in the API's error shape, and `--ready-after S` keeps /health at 503 for S seconds (a slow
-load, to be killed mid-way). For the drain tests: `--stream-delay S` answers a
+load, to be killed mid-way). For a remote server's failures (issue 17), which a provider shows
+only when it is having a bad day: `--retry-after S` puts `Retry-After: S` on those answers (a
+429 that says when to come back); `--hang` reads every API request and never answers it (a
+provider that accepts a call and goes silent: the first-byte timeout's case, which /health
+does not show, so a local server with it still starts); `--break-stream` answers a
+`"stream": true` request with 200 and event-stream headers, then closes the connection
+before any chunk (a stream broken before its first byte, which must fall back; a request
+that does not stream is answered as without it). For the drain tests: `--stream-delay S` answers a
 `"stream": true` chat or completion with `--stream-tokens N` server-sent chunks S seconds
 apart, then [DONE]: a long generation on cue, which the tiny models finish too fast to shut a
 proxy down in the middle of. A stream is chunked HTTP/1.1, as uvicorn's are, so a stream cut
@@ -55,6 +62,7 @@ Standard library only, so it starts in milliseconds.
     python fake_vllm.py --port P [--die-after S] [--hang-after S] [--exit-code N] [--busy]
                         [--chat-reply WORD] [--echo] [--fail-status N] [--ready-after S]
                         [--stream-delay S] [--stream-tokens N] [--audio] [--keep-alive]
+                        [--retry-after S] [--hang] [--break-stream]
 """
 
 from __future__ import annotations
@@ -81,6 +89,7 @@ POOLING = frozenset({"/v1/embeddings", "/v1/rerank", "/v2/rerank", "/v1/score"})
 RESPONSES = "/v1/responses"
 MESSAGES = "/v1/messages"
 COUNT_TOKENS = "/v1/messages/count_tokens"
+API = ("/v1/", "/v2/")  # what --fail-status, --hang and --break-stream act on (not /health)
 DIMENSIONS = 16  # an embedding's length when `dimensions` does not shorten it
 
 Event = tuple[str, dict[str, Any]]
@@ -98,6 +107,9 @@ class State:
         self.chat_reply: str | None = None
         self.echo = False
         self.fail_status: int | None = None
+        self.retry_after: str | None = None  # the Retry-After of a --fail-status answer
+        self.hang = False
+        self.break_stream = False
         self.ready_at = 0.0
         self.stream_delay: float | None = None
         self.stream_tokens = 10
@@ -161,26 +173,53 @@ def handler(state: State) -> type[BaseHTTPRequestHandler]:
         def log_message(self, fmt: str, *args: object) -> None:
             print(fmt % args, flush=True)
 
-        def reply(self, status: int, body: object, content_type: str = "application/json") -> None:
+        def reply(
+            self,
+            status: int,
+            body: object,
+            content_type: str = "application/json",
+            headers: dict[str, str] | None = None,
+        ) -> None:
             if isinstance(body, bytes):
                 data = body
             else:
                 data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
             self.send_response(status)
             self.send_header("content-type", content_type)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("content-length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
 
-        def fail(self, path: str, status: int, message: str) -> None:
+        def fail(
+            self, path: str, status: int, message: str, headers: dict[str, str] | None = None
+        ) -> None:
             """An error in the shape of the API `path` belongs to, as vLLM answers it."""
             if path.startswith(MESSAGES):
                 kind = "api_error" if status >= 500 else "invalid_request_error"
-                self.reply(status, {"type": "error", "error": {"type": kind, "message": message}})
+                said = {"type": kind, "message": message}
+                self.reply(status, {"type": "error", "error": said}, headers=headers)
                 return
             kind = "server_error" if status >= 500 else "invalid_request_error"
             error = {"message": message, "type": kind, "param": None, "code": status}
-            self.reply(status, {"error": error})
+            self.reply(status, {"error": error}, headers=headers)
+
+        def injected(self, path: str, status: int) -> None:
+            """--fail-status's answer, with --retry-after's header when set."""
+            later = {"retry-after": state.retry_after} if state.retry_after else None
+            self.fail(path, status, "injected failure", later)
+
+        def broken_stream(self) -> None:
+            """200 and a stream's headers, then the connection closed before any chunk: chunked,
+            so the client reads a cut stream, not an empty one that ended."""
+            self.protocol_version = "HTTP/1.1"
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
+            self.wfile.flush()
+            self.close_connection = True
 
         def not_found(self, response_id: str) -> None:
             message = f"Response with id '{response_id}' not found."
@@ -224,8 +263,10 @@ def handler(state: State) -> type[BaseHTTPRequestHandler]:
                     f'vllm:request_success_total{{model_name="fake"}} {state.served}.0\n'
                 )
                 self.reply(200, text, "text/plain")
-            elif state.fail_status and path.startswith(("/v1/", "/v2/")):
-                self.fail(path, state.fail_status, "injected failure")
+            elif state.hang and path.startswith(API):
+                time.sleep(3600)  # a provider gone silent: the caller's timeout ends it
+            elif state.fail_status and path.startswith(API):
+                self.injected(path, state.fail_status)
             elif path.startswith(RESPONSES + "/"):
                 response_id = path.removeprefix(RESPONSES + "/")
                 stored = state.responses.get(response_id)
@@ -240,8 +281,11 @@ def handler(state: State) -> type[BaseHTTPRequestHandler]:
             path = self.path.split("?")[0]
             length = int(self.headers.get("content-length") or 0)
             raw = self.rfile.read(length)
-            if state.fail_status and path.startswith(("/v1/", "/v2/")):
-                self.fail(path, state.fail_status, "injected failure")
+            if state.hang and path.startswith(API):
+                time.sleep(3600)  # read, never answered: the caller's timeout ends it
+                return
+            if state.fail_status and path.startswith(API):
+                self.injected(path, state.fail_status)
                 return
             if state.audio and path in ("/v1/audio/transcriptions", "/v1/audio/translations"):
                 self.reply(200, {"text": "fake transcript"})
@@ -255,6 +299,9 @@ def handler(state: State) -> type[BaseHTTPRequestHandler]:
                 body = None
             if not isinstance(body, dict):
                 self.reply(400, {"error": {"message": "not a JSON object", "type": "BadRequest"}})
+                return
+            if state.break_stream and path.startswith(API) and body.get("stream") is True:
+                self.broken_stream()
                 return
             query = parse_qs(urlsplit(self.path).query)
             if path == "/sleep":
@@ -638,12 +685,18 @@ def main() -> None:
     parser.add_argument("--stream-tokens", type=int, default=10, help="chunks per stream")
     parser.add_argument("--audio", action="store_true", help="answer the audio endpoints")
     parser.add_argument("--keep-alive", action="store_true", help="HTTP/1.1, connections kept")
+    parser.add_argument("--retry-after", default=None, help="Retry-After on --fail-status")
+    parser.add_argument("--hang", action="store_true", help="never answer an API request")
+    parser.add_argument("--break-stream", action="store_true", help="cut streams at once")
     args = parser.parse_args()
     state = State()
     state.busy = args.busy
     state.chat_reply = args.chat_reply
     state.echo = args.echo
     state.fail_status = args.fail_status
+    state.retry_after = args.retry_after
+    state.hang = args.hang
+    state.break_stream = args.break_stream
     state.ready_at = time.monotonic() + args.ready_after
     state.stream_delay = args.stream_delay
     state.stream_tokens = args.stream_tokens
