@@ -9,9 +9,9 @@ STAMP := $(VENV)/.installed
 # (pipefail keeps pip's own failure; only grep's "nothing left to print" is forgiven)
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup system venv engine models up test lint format unit integration bench bench-streams bench-ab bench-proxy-load bench-containers bench-api bench-compare bench-hostile bench-speech smoke-models eval train-router faults fuzz clean load soak sim
+.PHONY: setup system venv engine litellm models up test lint format unit integration bench bench-streams bench-ab bench-proxy-load bench-containers bench-api bench-compare bench-hostile bench-speech smoke-models eval train-router faults fuzz clean load soak sim
 
-setup: system venv engine models  ## both venvs, espeak-ng and the tiny models; reruns are no-ops
+setup: system venv engine litellm models  ## the venvs, espeak-ng and the tiny models; reruns are no-ops
 
 system:
 	bash scripts/setup-system.sh
@@ -25,6 +25,9 @@ $(STAMP): pyproject.toml
 
 engine:
 	bash scripts/setup-engine.sh 2>&1 | $(QUIET_PIP)
+
+litellm:  ## LiteLLM's proxy in a venv of its own: the tests put it in front of modelyard
+	bash scripts/setup-litellm.sh
 
 models: venv engine
 	$(BIN)/modelyard models --config profiles/cpu.yaml

@@ -7,7 +7,7 @@ connections to the upstream and no buffering, so a stream passes through as it c
 practical floor of a proxy hop. It also answers by itself on one more port (`return 200`),
 the fastest server here, against which the load generator's own ceiling is measured.
 
-LiteLLM runs from its own venv (scripts/setup-bench.sh) with one worker, as `litellm --config`
+LiteLLM runs from its own venv (scripts/setup-litellm.sh) with one worker, as `litellm --config`
 starts by default, each model as `openai/<name>` with `api_base` at the same upstream, and a
 master key (LITELLM_MASTER_KEY): LiteLLM 1.106 refuses to start without one, so its clients
 send it as a bearer token (bench/compare.py sends the same header on every path).
@@ -188,7 +188,9 @@ def running_litellm(
 ) -> Iterator[subprocess.Popen[bytes]]:
     binary = litellm_binary()
     if binary is None:
-        raise RuntimeError(f"no LiteLLM venv at {LITELLM_VENV} (scripts/setup-bench.sh builds it)")
+        raise RuntimeError(
+            f"no LiteLLM venv at {LITELLM_VENV} (scripts/setup-litellm.sh builds it)"
+        )
     folder = tmp / "litellm"
     folder.mkdir(parents=True)
     config = folder / "config.yaml"

@@ -3,8 +3,8 @@
 #   nginx          Debian's package: the practical floor of a proxy hop. bench/compare.py runs it
 #                  as a foreground process of its own (generated config, temp prefix); the
 #                  package's own service is never started here.
-#   LiteLLM venv   `litellm[proxy]` in a venv of its own, so its ~200 dependencies cannot
-#                  disturb the project's (MODELYARD_HOME/litellm-venv).
+#   LiteLLM venv   `litellm[proxy]` in a venv of its own (MODELYARD_HOME/litellm-venv), built by
+#                  scripts/setup-litellm.sh, which `make setup` also runs for the tests.
 #   plot venv      matplotlib for bench/plots.py (MODELYARD_HOME/plot-venv): the project's venv
 #                  stays light, and the plots read only the JSON the bench wrote.
 # Idempotent: each venv carries a stamp of its recipe; a rerun with the same recipe is a no-op.
@@ -12,11 +12,6 @@ set -euo pipefail
 
 HOME_DIR="${MODELYARD_HOME:-$HOME/.cache/modelyard}"
 PYTHON="${PYTHON:-python3}"
-# Pinned exactly: LiteLLM releases often, and some of its PyPI releases were compromised builds
-# (since withdrawn); an exact pin never picks up a new one unseen. 1.106.12: the newest whose
-# `proxy` extra resolves from PyPI here (1.108 and later name litellm-proxy-extras and
-# litellm-proxy releases that PyPI does not have).
-LITELLM_SPEC="litellm[proxy]==1.106.12"
 MATPLOTLIB_SPEC="matplotlib==3.10.8"
 
 # Prints pip's output only when it fails (this machine's pip warns per package otherwise).
@@ -79,7 +74,5 @@ install_nginx() {
 }
 
 install_nginx
-venv "$HOME_DIR/litellm-venv" "v1 $LITELLM_SPEC" \
-    "import os; os.environ['LITELLM_LOCAL_MODEL_COST_MAP'] = 'True'; import litellm.proxy.proxy_server" \
-    "$LITELLM_SPEC"
+bash "$(dirname "$0")/setup-litellm.sh"
 venv "$HOME_DIR/plot-venv" "v1 $MATPLOTLIB_SPEC" "import matplotlib" "$MATPLOTLIB_SPEC"
