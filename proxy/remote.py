@@ -116,11 +116,14 @@ class Remote:
     ) -> None:
         self._specs: dict[str, RemoteSpec] = {}
         self._max_tokens: dict[str, int | None] = {}
+        self._responses: set[str] = set()  # the servers that declare the Responses API
         for name in config.remote_servers():
             spec = config.servers[name]
             assert spec.remote is not None
             self._specs[name] = spec.remote
             self._max_tokens[name] = spec.max_tokens
+            if "responses" in spec.capabilities:
+                self._responses.add(name)
         self._keys = _keys(self._specs, os.environ if environ is None else environ)
         self._timeout = config.proxy.request_timeout
         self._load = load
@@ -157,6 +160,8 @@ class Remote:
         if self._reserved is None:
             self._reserved = _reserved(litellm)
             self._unknown = _unknown_providers(litellm, self._specs)
+            streams = {n: s for n, s in self._specs.items() if n in self._responses}
+            _stream_unmapped(litellm, streams, self._unknown)
         return litellm
 
     async def send(
@@ -259,6 +264,30 @@ def _unknown_providers(litellm: Any, specs: Mapping[str, RemoteSpec]) -> dict[st
             log.error("%s", why)
             unknown[name] = why
     return unknown
+
+
+def _stream_unmapped(
+    litellm: Any, specs: Mapping[str, RemoteSpec], unknown: Mapping[str, str]
+) -> None:
+    """LiteLLM 1.106.12 fakes a Responses API stream for a model its cost map lacks (every
+    model a self-hosted server serves, every model newer than the map): one call without
+    `stream`, the whole answer cut into events at its end (should_fake_stream), so the first
+    event waits for the last token, and the first-byte deadline times the whole generation.
+    Such a model is registered as streaming natively; one the map knows keeps what the map
+    says (o1-pro does not stream). Registered with nothing else: a `litellm_provider` would
+    add it to LiteLLM's lists of OpenAI models, which steer other calls."""
+    for name, spec in specs.items():
+        if name in unknown:
+            continue
+        model, provider, _, _ = litellm.get_llm_provider(
+            model=spec.model,
+            custom_llm_provider=spec.params.get("custom_llm_provider"),
+            api_base=spec.api_base,
+        )
+        try:
+            litellm.get_model_info(model=model, custom_llm_provider=provider)
+        except Exception:  # LiteLLM's "This model isn't mapped yet"
+            litellm.register_model({f"{provider}/{model}": {"supports_native_streaming": True}})
 
 
 def _reserved(litellm: Any) -> frozenset[str]:

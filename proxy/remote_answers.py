@@ -8,8 +8,9 @@ pydantic models (chat, completions, embeddings, transcriptions, the Responses AP
 that text.
 
 A stream is each API's own framing (dialects.py): OpenAI's `data: {chunk}` events then
-`data: [DONE]`; the Responses API's `event: <type>` events; Anthropic's events, which LiteLLM
-already yields as framed bytes and which pass untouched.
+`data: [DONE]` (a completion chunk's choice keeps its `text` and `finish_reason`); the
+Responses API's `event: <type>` events; Anthropic's events, which LiteLLM already yields as
+framed bytes and which pass untouched.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
-from modelyard_config.endpoints import MESSAGES, RESPONSES, SPEECH, TRANSCRIPTIONS
+from modelyard_config.endpoints import COMPLETIONS, MESSAGES, RESPONSES, SPEECH, TRANSCRIPTIONS
 
 # LiteLLM's own fields in an answer, at any depth: not part of any API's shape.
 _OWN_FIELDS = frozenset({"provider_specific_fields", "_hidden_params", "_response_ms"})
@@ -51,9 +52,22 @@ def frame(endpoint: str, item: Any) -> bytes:
     if isinstance(item, bytes):
         return item  # Anthropic's events, framed by LiteLLM
     data = jsonable(item, drop_none=True)
+    if endpoint == COMPLETIONS:
+        _keep_completion_fields(data)
     if endpoint in (RESPONSES, MESSAGES):
         return f"event: {data.get('type', 'message')}\ndata: {json.dumps(data)}\n\n".encode()
     return f"data: {json.dumps(data)}\n\n".encode()
+
+
+def _keep_completion_fields(chunk: dict[str, Any]) -> None:
+    """A completion chunk's choice always has `text` and `finish_reason`, null or not: the
+    OpenAI SDK's CompletionChoice requires them, and a streamed chunk is built without
+    validation, so a client reading `choice.text` off LiteLLM's closing chunk (`text` None,
+    dropped with the nulls) would get an AttributeError. A chat delta's fields are optional."""
+    for choice in chunk.get("choices") or []:
+        if isinstance(choice, dict):
+            choice["text"] = choice.get("text") or ""
+            choice.setdefault("finish_reason", None)
 
 
 def ending(endpoint: str) -> bytes:
@@ -65,7 +79,9 @@ def jsonable(result: Any, drop_none: bool = False) -> dict[str, Any]:
     """`result` as a JSON object, without LiteLLM's own fields (and without nulls: a stream's
     chunk as the OpenAI wire sends it, a transcription's unset fields)."""
     dump = getattr(result, "model_dump", None)
-    data = dump(mode="json") if callable(dump) else result
+    # warnings off: LiteLLM's Responses events hold dicts where its own unions expect models
+    # (a content part, the usage), which pydantic warns of while dumping them as they are
+    data = dump(mode="json", warnings=False) if callable(dump) else result
     cleaned = _clean(data, drop_none)
     if not isinstance(cleaned, dict):
         raise TypeError(f"LiteLLM answered a {type(result).__name__}, not an object")
