@@ -535,6 +535,8 @@ class Fleet:
     def _observe(self, name: str, kind: Kind, seconds: float) -> None:
         costs = self.costs[name]
         costs.observe(kind, seconds)
+        if kind == "start":
+            self.metrics.load_seconds.labels(name).observe(seconds)
         self._export_costs(name, costs)
         try:
             cost_store.save(self.costs_file, self.costs)

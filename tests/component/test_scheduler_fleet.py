@@ -59,6 +59,8 @@ async def test_switch_costs_are_learned_from_transitions_and_kept_across_restart
         learned = costs["start"]["seconds"]
         gauge = r.count("modelyard_switch_seconds", server="a", kind="start")
         assert gauge == pytest.approx(learned, abs=1e-3)
+        # the same start, in the start-to-ready histogram (the Grafana dashboard's quantiles)
+        assert r.count("modelyard_load_seconds_count", server="a") == 1
     saved = json.loads((tmp_path / "state" / "costs.json").read_text())
     assert saved["servers"]["a"]["start"]["count"] == 1
     async with rig(tmp_path, two(), FakeGpus(ONE_GPU), **modelyard()) as again:
