@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # (pipefail keeps pip's own failure; only grep's "nothing left to print" is forgiven)
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup system venv engine litellm models up test lint format unit integration bench bench-streams bench-ab bench-proxy-load bench-containers bench-api bench-compare bench-hostile bench-speech smoke-models eval train-router faults fuzz clean load soak sim
+.PHONY: setup system venv engine litellm models up test lint format unit integration bench bench-litellm bench-streams bench-ab bench-proxy-load bench-containers bench-api bench-compare bench-hostile bench-speech smoke-models eval train-router faults fuzz clean load soak sim
 
 setup: system venv engine litellm models  ## the venvs, espeak-ng and the tiny models; reruns are no-ops
 
@@ -74,6 +74,9 @@ bench-compare: setup  ## the same requests direct, via modelyard, LiteLLM and ng
 	bash scripts/setup-bench.sh
 	$(BIN)/python bench/compare.py $(COMPARE_ARGS)
 	"$${MODELYARD_HOME:-$$HOME/.cache/modelyard}/plot-venv/bin/python" bench/plots.py
+
+bench-litellm: setup  ## LiteLLM's cost to modelyard and modelyard's over LiteLLM: start time and local added latency with and without the extra, the remote path against litellm.acompletion (~3.5 min; builds MODELYARD_HOME/bare-venv once)
+	$(BIN)/python bench/litellm_overhead.py $(LITELLM_ARGS)
 
 bench-containers: setup  ## a container's start and stop: bare `docker run` against the supervisor's, side by side
 	$(BIN)/python bench/containers.py

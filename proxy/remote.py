@@ -94,6 +94,8 @@ def load_litellm() -> Any:
     litellm: Any = importlib.import_module("litellm")
     litellm.telemetry = False  # gone from 1.106.12; kept off for a version that has it back
     litellm.suppress_debug_info = True
+    # two INFO lines per call in the proxy's log otherwise; its warnings and errors stay
+    logging.getLogger("LiteLLM").setLevel(logging.WARNING)
     litellm.num_retries = 0
     # 1.106.12's OpenAI embeddings take `max_retries or DEFAULT_MAX_RETRIES`, so a call's 0
     # became 2 retries (3 requests for one 429, seen on the wire): no default to fall back on
