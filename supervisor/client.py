@@ -30,6 +30,13 @@ def admin_token(settings: SupervisorSettings, environ: Mapping[str, str]) -> str
     return settings.admin_token or environ.get(settings.admin_token_env) or None
 
 
+# seconds an idle connection to the supervisor is kept: under uvicorn's 5 s keep-alive
+KEEPALIVE_EXPIRY = 2.0
+# What a request sent on a connection the other side had just closed fails with; never a
+# timeout (the supervisor may be busy) and never a refused connection (it is down).
+_STALE_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
+
 class AdminClient:
     def __init__(
         self,
@@ -41,9 +48,12 @@ class AdminClient:
         self.base_url = base_url.rstrip("/")
         headers = {"authorization": f"Bearer {token}"} if token else {}
         # A start can take minutes on a GPU box: reads wait as long as a start may last.
+        # An idle connection is dropped here before the supervisor's uvicorn drops it (its
+        # keep-alive is 5 s), so that a request is rarely sent on one it is closing.
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout, connect=5.0),
+            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY),
             headers=headers,
             transport=transport,
             trust_env=False,
@@ -101,7 +111,13 @@ class AdminClient:
         self, method: str, path: str, name: str = "", params: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         try:
-            response = await self._http.request(method, path, params=params)
+            try:
+                response = await self._http.request(method, path, params=params)
+            except _STALE_CONNECTION:
+                # A kept-alive connection the supervisor closed as this request went out (its
+                # idle timeout and ours can meet): once more, on a fresh one. Every admin call
+                # may be repeated: reads, and requests for a state (ensure, stop, sleep, ...).
+                response = await self._http.request(method, path, params=params)
         except httpx.HTTPError as exc:
             raise AdminUnreachableError(self.base_url, str(exc) or type(exc).__name__) from exc
         if response.status_code == 200:
