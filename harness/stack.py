@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,21 @@ class Stack:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def preload(stack: Stack, *names: str) -> None:
+    """Start `names` side by side, for a module that needs several tiny vLLMs. A start is
+    mostly single-threaded imports, so they overlap on the 2-core CI machine: measured here,
+    one start took 31 s, two side by side 30-38 s, three about 47 s."""
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        replies = pool.map(
+            lambda name: httpx.post(
+                f"{stack.admin_url}/servers/{name}/ensure", headers=stack.admin_headers, timeout=300
+            ),
+            names,
+        )
+        for name, reply in zip(names, replies, strict=True):
+            assert reply.status_code == 200, f"{name} did not start: {reply.text}"
 
 
 def answers(url: str, timeout: float = 1.0) -> bool:

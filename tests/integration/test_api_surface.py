@@ -3,9 +3,10 @@
 (httpx), the Responses API (openai SDK), Anthropic's Messages API (anthropic SDK), LangChain's
 chat model with tools, /v1/models/{id}, /health and /route for the new endpoints.
 
-The tests run in file order so that each vLLM server starts once: tiny-embed, then
-tiny-rerank, then tiny-qwen-a. The last test unloads tiny-qwen-a (a stored response whose holder
-has stopped is a 409), and the pooling servers this module started are unloaded at its end.
+The module starts its three vLLM servers side by side before its first test (tiny-embed,
+tiny-rerank, tiny-qwen-a: one start's wait instead of three). The last test unloads tiny-qwen-a
+(a stored response whose holder has stopped is a 409), and the servers this module started are
+unloaded at its end.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 from openai.types.responses import Response
 from pydantic import BaseModel, Field
 
-from harness.stack import MODELYARD, Stack
+from harness.stack import MODELYARD, Stack, preload
 
 pytestmark = pytest.mark.integration
 
@@ -46,6 +47,7 @@ def _unload_what_this_module_started(stack: Stack) -> Iterator[None]:
     """Three more vLLM processes (~1.6 GB each) would crowd the modules that run after."""
     names = (*POOLING_SERVERS, "tiny-qwen-a")
     stopped = [name for name in names if stack.server(name)["state"] == "stopped"]
+    preload(stack, *names)
     yield
     for name in stopped:
         if stack.server(name)["state"] != "stopped":

@@ -13,8 +13,15 @@ import openai
 import pytest
 
 from harness.faults import kill_while_loading
-from harness.stack import Stack, wait_for
+from harness.stack import Stack, preload, wait_for
 from supervisor.process_launcher import group_members
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _both_tiny_qwens(stack: Stack) -> None:
+    """Every fallback here lands on tiny-qwen-a, and the stream killed mid-way is tiny-qwen-b's:
+    started side by side, the module waits for one start instead of two."""
+    preload(stack, "tiny-qwen-a", "tiny-qwen-b")
 
 
 def ask(stack: Stack, route: str) -> httpx.Response:

@@ -3,10 +3,13 @@ during a start, and the supervisor's own exit by signal or by error."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -73,23 +76,44 @@ def test_stop_during_start_fails_the_waiters_and_kills_the_group(stack: Stack) -
     assert stack.server("tiny-qwen-b")["state"] == "stopped"
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_supervisor_exit_leaves_no_child(tmp_path: Path, sig: signal.Signals) -> None:
-    # Default vLLM multiprocessing: the API server forks an engine core, so the group has
-    # several processes and all of them must go.
+SIGNALS = [signal.SIGTERM, signal.SIGINT]
+
+
+@pytest.fixture(scope="module")
+def exiting_stacks(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[signal.Signals, Stack]]:
+    """A stack per signal, each with a tiny vLLM loaded, the two loads side by side: each takes
+    ~45 s here, and two overlap on two cores. Each test then stops its own stack.
+    Default vLLM multiprocessing: the API server spawns an engine core, which spawns the model
+    worker, so the group has several processes and all of them must go."""
     multi = {"model": "{models_dir}/tiny-qwen2-a", "env": {"VLLM_ENABLE_V1_MULTIPROCESSING": "1"}}
-    config = stack_config(tmp_path / "state", extra_servers={"tiny-mp": multi})
-    with running_stack(tmp_path, config) as stack:
-        loaded = stack.cli("load", "tiny-mp")
-        assert loaded.returncode == 0, loaded.stderr
-        info = stack.server("tiny-mp")
-        members = group_pids(info["pid"])
-        assert len(members) >= 2, "expected vLLM's API server and its engine core"
-        survivors = shutdown(stack, sig)
-        assert stack.proc.returncode == 0, stack.log()
-        assert survivors == []
-        assert not any(pid_alive(p) for p in members)
-        assert port_is_free(info["port"])
+    with contextlib.ExitStack() as exits:
+        stacks = {}
+        for sig in SIGNALS:
+            tmp = tmp_path_factory.mktemp(f"exit-{sig.name}")
+            config = stack_config(tmp / "state", extra_servers={"tiny-mp": multi})
+            stacks[sig] = exits.enter_context(running_stack(tmp, config))
+        with ThreadPoolExecutor(max_workers=len(stacks)) as pool:
+            loads = list(pool.map(lambda stack: stack.cli("load", "tiny-mp"), stacks.values()))
+        for sig, loaded in zip(stacks, loads, strict=True):
+            assert loaded.returncode == 0, f"{sig.name}: {loaded.stderr}"
+        yield stacks
+
+
+@pytest.mark.parametrize("sig", SIGNALS, ids=[sig.name for sig in SIGNALS])
+def test_supervisor_exit_leaves_no_child(
+    exiting_stacks: dict[signal.Signals, Stack], sig: signal.Signals
+) -> None:
+    stack = exiting_stacks[sig]
+    info = stack.server("tiny-mp")
+    members = group_pids(info["pid"])
+    assert len(members) >= 2, "expected vLLM's API server and its engine core"
+    survivors = shutdown(stack, sig)
+    assert stack.proc.returncode == 0, stack.log()
+    assert survivors == []
+    assert not any(pid_alive(p) for p in members)
+    assert port_is_free(info["port"])
 
 
 def test_startup_error_exits_clearly_and_releases_the_supervisor(tmp_path: Path) -> None:
