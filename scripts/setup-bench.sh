@@ -14,17 +14,8 @@ HOME_DIR="${MODELYARD_HOME:-$HOME/.cache/modelyard}"
 PYTHON="${PYTHON:-python3}"
 MATPLOTLIB_SPEC="matplotlib==3.10.8"
 
-# Prints pip's output only when it fails (this machine's pip warns per package otherwise).
-quiet_pip() {
-    local log
-    log="$(mktemp)"
-    if ! "$@" >"$log" 2>&1; then
-        grep -v "is ignored: it is neither a file nor a directory" "$log" >&2 || true
-        rm -f "$log"
-        return 1
-    fi
-    rm -f "$log"
-}
+# shellcheck source=scripts/quiet-pip.sh
+source "$(dirname "${BASH_SOURCE[0]}")/quiet-pip.sh"
 
 # venv DIR RECIPE CHECK SPEC...: (re)build DIR unless its stamp says RECIPE; CHECK is Python
 # run in it afterwards.

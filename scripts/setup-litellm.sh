@@ -22,17 +22,8 @@ STAMP="$VENV_DIR/.modelyard-recipe"
 # Offline, LiteLLM's import would first try to fetch its price map from GitHub.
 CHECK="import os; os.environ['LITELLM_LOCAL_MODEL_COST_MAP'] = 'True'; import litellm.proxy.proxy_server"
 
-# Prints pip's output only when it fails (this machine's pip warns per package otherwise).
-quiet_pip() {
-    local log
-    log="$(mktemp)"
-    if ! "$@" >"$log" 2>&1; then
-        grep -v "is ignored: it is neither a file nor a directory" "$log" >&2 || true
-        rm -f "$log"
-        return 1
-    fi
-    rm -f "$log"
-}
+# shellcheck source=scripts/quiet-pip.sh
+source "$(dirname "${BASH_SOURCE[0]}")/quiet-pip.sh"
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$RECIPE" ]]; then
     echo "LiteLLM venv up to date: $VENV_DIR"
