@@ -17,7 +17,7 @@ from rich.console import Console
 from modelyard.atomic_file import write_whole
 from modelyard.litellm_import import Imported, LiteLLMConfigError, convert, render
 from modelyard_config import ConfigError
-from modelyard_config.loading import parse_config
+from modelyard_config.loading import parse_config, read_yaml
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -61,11 +61,11 @@ def import_litellm(
     if output is not None and output.exists() and not force:
         _fail(f"{output} exists: pass --force to overwrite it")
     try:
-        data = yaml.safe_load(config.read_text(encoding="utf-8"))
+        data = read_yaml(config.read_text(encoding="utf-8"), str(config))
     except OSError as exc:
         _fail(f"{config}: cannot read file: {exc.strerror}")
-    except yaml.YAMLError as exc:
-        _fail(f"{config}: not valid YAML: {exc}")
+    except ConfigError as exc:  # not YAML, or an alias bomb
+        _fail(*(f"{config}: {message}" for _, message in exc.problems))
     try:
         imported = convert(data, remote_only, dict(os.environ) if resolve_env else None)
     except LiteLLMConfigError as exc:
