@@ -27,6 +27,7 @@ from proxy import cli as proxy_cli
 from supervisor import cli as admin
 from supervisor import paths
 from supervisor.budgets import never_fit_problems
+from supervisor.client import admin_token
 from supervisor.devices import open_reader
 from supervisor.errors import SupervisorError
 from tinymodels import catalog
@@ -144,6 +145,13 @@ def up(config: Path | None = ConfigOption) -> None:
     key = "$MODELYARD_API_KEY" if keyed else "none"  # the CLI's own variable for its key
     auth = ' -H "authorization: Bearer $MODELYARD_API_KEY"' if keyed else ""
     workers = f" ({prx.workers} workers)" if prx.workers > 1 else ""
+    page = f"  status page: http://{prx.host}:{prx.port}/ui"
+    if not prx.ui.enabled:
+        page = "  status page: off (proxy.ui.enabled)"
+    elif admin_token(sup, os.environ) is None:
+        page += f" (read-only: set ${sup.admin_token_env} to load and unload from it)"
+    else:
+        page += " (its actions and logs take the admin token)"
     banner = (
         f"modelyard: supervisor on http://{sup.host}:{sup.port}, proxy on {base}{workers}"
         + (" (API keys required)" if keyed else " (open: no API keys configured)")
@@ -154,6 +162,7 @@ def up(config: Path | None = ConfigOption) -> None:
         f"  speech: curl {base}/audio/transcriptions{auth} -F model=whisper-1 -F file=@note.wav\n"
         f"          curl {base}/audio/speech{auth} -H 'content-type: application/json' "
         f"-d '{speech}' -o hello.mp3\n"
+        f"{page}\n"
         "  servers start on first use; `modelyard ps` shows them; Ctrl-C stops all."
     )
     apps = [

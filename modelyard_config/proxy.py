@@ -59,6 +59,18 @@ class ResponseMemory(Strict):
     ttl: Seconds = 86_400.0
 
 
+class StatusPage(Strict):
+    """The live status page at `/ui` (proxy/ui/): what it keeps and whether it is served.
+
+    It reads what any caller of the proxy's API may (a key when there are keys); its actions
+    and log tails need the admin token (`supervisor.admin_token`), and without one configured
+    the page is read-only. `recent_requests`: how many of the last requests it remembers (time,
+    route, model, status, latency; never a body or a key), per proxy worker."""
+
+    enabled: bool = True
+    recent_requests: Annotated[int, Field(ge=0, le=10_000)] = 200
+
+
 class ProxySettings(Strict):
     host: str = "127.0.0.1"
     port: Port = 4000
@@ -94,3 +106,4 @@ class ProxySettings(Strict):
     # Responses API ids (a GET, cancel or previous_response_id finds a response only on the
     # worker that relayed it: run one worker if clients use stored responses). README: Workers.
     workers: Annotated[int, Field(ge=1, le=64)] = 1
+    ui: StatusPage = StatusPage()

@@ -2,14 +2,18 @@
 reaches its route, in a pure-ASGI middleware.
 
 A key comes as `Authorization: Bearer KEY` (OpenAI's clients) or `x-api-key: KEY` (Anthropic's).
-Which paths need a key is decided here and nowhere else: `/v1/*`, `/v2/*` (Cohere's rerank)
-and `/route` whenever there are keys, `/metrics` too when `proxy.access.metrics_need_key` is
-set. Pure ASGI, not BaseHTTPMiddleware: the slot a request holds against its key's
+Which paths need a key is decided here and nowhere else: `/v1/*`, `/v2/*` (Cohere's rerank),
+`/route` and the status page's JSON (`/ui/api/*`) whenever there are keys, `/metrics` too when
+`proxy.access.metrics_need_key` is set. The status page's JSON is checked for a key but not
+counted against its limits: an open page polls every second, and must not use up the
+requests per minute of the application whose key it was given.
+
+Pure ASGI, not BaseHTTPMiddleware: the slot a request holds against its key's
 `max_concurrent` is released only when `await app(...)` returns, which for a stream is after
 its last byte or after the client went away, never when the handler returns its response
-object. Measured on the shared
-2-core dev box, a key with both limits against a bare ASGI app, 200,000 calls: +10 µs a request
-with one key, +12 µs with ten (a SHA-256 and one compare per key).
+object. Measured on the shared 2-core dev box, a key with both limits against a bare ASGI
+app, 200,000 calls: +10 µs a request with one key, +12 µs with ten (a SHA-256 and one
+compare per key).
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from proxy.quotas import KeyQuota, Refusal
 
 log = logging.getLogger("modelyard.proxy")
 
+_UNCOUNTED = "/ui/api/"  # a key is checked, no limit counted
+
 
 class Access:
     """The key set and each key's quota; the one owner of what the keys have used."""
@@ -58,10 +64,18 @@ class Access:
         if not self.keys:
             return False
         return (
-            path.startswith(("/v1/", "/v2/"))
+            path.startswith(("/v1/", "/v2/", _UNCOUNTED))
             or path == "/route"
             or (path == "/metrics" and self.metrics_need_key)
         )
+
+    def check(self, header: bytes | None) -> None:
+        """Nothing for a known key, else the AuthenticationError; no quota is touched."""
+        try:
+            authenticate(self.keys, header)
+        except AuthenticationError:
+            self._count("-", "key")
+            raise
 
     def admit(self, header: bytes | None) -> KeyQuota:
         """The quota a request now holds a slot of, or the ProxyError that refuses it."""
@@ -130,6 +144,15 @@ class AccessMiddleware:
             await self.app(scope, receive, send)
             return
         header = _credentials(scope["headers"])
+        if scope["path"].startswith(_UNCOUNTED):
+            try:
+                access.check(header)
+            except ProxyError as exc:
+                response = await handle_api_error(Request(scope), exc)
+                await response(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
         try:
             quota = access.admit(header)
         except ProxyError as exc:

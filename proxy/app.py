@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import cast
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -31,11 +32,15 @@ from proxy.fallback import Chain
 from proxy.forward import upstream_session
 from proxy.media_urls import MediaReader
 from proxy.metrics import ProxyMetrics
+from proxy.recent import RecentRequests
 from proxy.remote import Remote, extra_problems
 from proxy.request_log import RequestLog
 from proxy.response_ids import ResponseIds
 from proxy.routes import build_routes
 from proxy.triage import LlmTriage
+from proxy.ui.operator import Operator
+from proxy.ui.routes import build_ui_routes
+from proxy.ui.status import OperatorAdmin, StatusPage
 from supervisor.client import AdminClient, admin_token
 
 
@@ -44,6 +49,7 @@ def create_app(config: Config, admin: Admin | None = None) -> Starlette:
     missing = extra_problems(config)
     if missing:
         raise ConfigError("config", missing)
+    recent = RecentRequests(settings.ui.recent_requests if settings.ui.enabled else 0)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -51,8 +57,8 @@ def create_app(config: Config, admin: Admin | None = None) -> Starlette:
             upstream = await stack.enter_async_context(
                 upstream_session(settings.connect_timeout, settings.request_timeout)
             )
+            token = admin_token(config.supervisor, os.environ)
             if admin is None:
-                token = admin_token(config.supervisor, os.environ)
                 client = await stack.enter_async_context(
                     AdminClient(config.supervisor_url(), token=token)
                 )
@@ -69,14 +75,23 @@ def create_app(config: Config, admin: Admin | None = None) -> Starlette:
             media = await stack.enter_async_context(
                 MediaReader(settings.limits, settings.fetch_private_media)
             )
+            access = build_access(config, os.environ, metrics.refusals)
+            started = int(time.time())
+            ui = None
+            if settings.ui.enabled:
+                operator = Operator(token, config.supervisor.admin_token_env)
+                ui_admin = cast(OperatorAdmin, admin or client)  # AdminClient, or a test's
+                ui = StatusPage(config, ui_admin, recent, operator, bool(access.keys), started)
+                stack.push_async_callback(ui.readings.aclose)
             app.state.proxy = ProxyContext(
                 config=config,
                 classifier=classifier,
                 composer=Composer(config, chain, classifier, media),
                 metrics=metrics,
-                access=build_access(config, os.environ, metrics.refusals),
-                started=int(time.time()),
+                access=access,
+                started=started,
                 response_ids=ResponseIds(settings.responses),
+                ui=ui,
             )
             yield
 
@@ -84,12 +99,13 @@ def create_app(config: Config, admin: Admin | None = None) -> Starlette:
     # the request log outermost, so that every answer has its id (the drain's 503s too); then
     # the drain, so that it covers every middleware after it
     middleware = [
-        Middleware(RequestLog),
+        Middleware(RequestLog, recent=recent),
         Middleware(DrainMiddleware, drain=drain),
         Middleware(AccessMiddleware),
     ]
+    routes = build_routes() + (build_ui_routes() if settings.ui.enabled else [])
     app = Starlette(
-        routes=build_routes(), exception_handlers=HANDLERS, middleware=middleware, lifespan=lifespan
+        routes=routes, exception_handlers=HANDLERS, middleware=middleware, lifespan=lifespan
     )
     app.state.drain = drain  # run by modelyard.stack before the server stops
     return app

@@ -12,6 +12,7 @@ from proxy.classify.classifier import Classifier
 from proxy.compose import Composer
 from proxy.metrics import ProxyMetrics
 from proxy.response_ids import ResponseIds
+from proxy.ui.status import StatusPage
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class ProxyContext:
     access: Access  # keys and their quotas: applied by proxy.access.AccessMiddleware
     started: int  # unix seconds: the `created` of every /v1/models entry
     response_ids: ResponseIds  # which server holds each Responses API response
+    ui: StatusPage | None = None  # the status page's state and actions (proxy.ui.enabled)
 
     @property
     def backends(self) -> Backends:

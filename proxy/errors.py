@@ -7,6 +7,10 @@ body and installs the handlers).
     │   ├── PayloadTooLargeError 413  a body, an upload or a media URL over its limit
     │   └── RequestTimeoutError 408  a body that stopped arriving, or took too long
     ├── AuthenticationError 401    missing or wrong API key
+    │   └── AdminTokenError        the status page's action or log tail without the admin token
+    ├── UiActionsDisabledError 403 no admin token is configured: the status page is read-only
+    ├── ServerNotFoundError 404    the status page named a server the config does not have
+    ├── ActionFailedError   409    the supervisor refused a status page action (an engine's no)
     ├── ModelNotFoundError  404    `model` names no server, route or alias
     ├── ResponseNotFoundError 404  a response id this proxy never relayed, or has forgotten
     ├── ResponseGoneError   409    the server process that stored a response has stopped
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 from openai_wire.errors import (
     BAD_REQUEST,
+    FORBIDDEN,
     INVALID_API_KEY,
     INVALID_REQUEST,
     MODEL_NOT_FOUND,
@@ -58,6 +63,22 @@ class RequestTimeoutError(BadRequestError):
 
 class AuthenticationError(ProxyError):
     fault = INVALID_API_KEY
+
+
+class AdminTokenError(AuthenticationError):
+    fault = INVALID_API_KEY.with_code("invalid_admin_token")
+
+
+class UiActionsDisabledError(ProxyError):
+    fault = FORBIDDEN.with_code("ui_actions_disabled")
+
+
+class ServerNotFoundError(ProxyError):
+    fault = MODEL_NOT_FOUND.with_code("server_not_found")
+
+
+class ActionFailedError(ProxyError):
+    fault = Fault(409, INVALID_REQUEST, "action_failed")
 
 
 class ModelNotFoundError(ProxyError):

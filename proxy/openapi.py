@@ -632,6 +632,86 @@ def _paths() -> dict[str, Schema]:
     }
 
 
+def _ui_paths() -> dict[str, Schema]:
+    """The status page (proxy/ui/) and its JSON: served while `proxy.ui.enabled`."""
+    page = {
+        "get": {
+            "summary": "The status page (HTML; its script and style from /ui/static)",
+            "security": [],
+            "responses": {
+                "200": {"description": "The page", "content": {"text/html": {"schema": STRING}}}
+            },
+        }
+    }
+    name = {"name": "name", "in": "path", "required": True, "schema": STRING}
+    token = {
+        "name": "x-modelyard-admin-token",
+        "in": "header",
+        "required": False,
+        "description": "supervisor.admin_token: actions and log tails need it",
+        "schema": STRING,
+    }
+    operator = {
+        "401": "Missing or wrong admin token (`invalid_admin_token`)",
+        "403": "No admin token is configured: the page is read-only (`ui_actions_disabled`)",
+        "404": "No such server (or a remote one), or no such action",
+        "503": "The supervisor did not answer, or a load found no room or failed",
+    }
+    state = {"application/json": {"schema": {"type": "object"}}}
+    return {
+        "/ui": page,
+        "/ui/": page,
+        "/ui/static/{name}": {
+            "get": {
+                "summary": "The page's script and style",
+                "security": [],
+                "parameters": [name],
+                "responses": {
+                    "200": {
+                        "description": "The file",
+                        "content": {"text/javascript": {"schema": STRING}, "text/css": {}},
+                    },
+                    "404": {"description": "Not one of the page's files"},
+                },
+            }
+        },
+        "/ui/api/state": {
+            "get": {
+                "summary": "Devices, servers, queue and recent requests: what the page shows",
+                "parameters": [token],
+                "responses": _responses(state),
+            }
+        },
+        "/ui/api/servers/{name}/logs": {
+            "get": {
+                "summary": "A server's log tail, from `offset` (negative: from the end)",
+                "parameters": [
+                    name,
+                    {"name": "offset", "in": "query", "required": False, "schema": INTEGER},
+                    token,
+                ],
+                "responses": _responses(state, more=operator),
+            }
+        },
+        "/ui/api/servers/{name}/{action}": {
+            "post": {
+                "summary": "Load, unload, sleep, wake, pin or unpin a server (admin token)",
+                "parameters": [
+                    name,
+                    {
+                        "name": "action",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"enum": ["load", "unload", "sleep", "wake", "pin", "unpin"]},
+                    },
+                    token,
+                ],
+                "responses": _responses(state, more={**operator, "409": "The engine refused"}),
+            }
+        },
+    }
+
+
 def document() -> Schema:
     return {
         "openapi": "3.1.0",
@@ -640,7 +720,7 @@ def document() -> Schema:
             "version": "1",
             "description": "One OpenAI-compatible endpoint in front of vLLM servers.",
         },
-        "paths": _paths(),
+        "paths": {**_paths(), **_ui_paths()},
         "components": {
             "schemas": _schemas(),
             "securitySchemes": {

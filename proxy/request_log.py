@@ -9,6 +9,8 @@ any the upstream sent), and the request's line on the `modelyard.proxy` logger e
 
 The time runs to the last byte of the body (a stream's too); model and route are the
 `x-modelyard-model` and `-route` the response carried. Never a body, a query string or a key.
+The same facts, with the intent, language, tried and degraded headers, go to the status page's
+ring of recent requests (proxy/recent.py) when one is given.
 
 Pure ASGI, not BaseHTTPMiddleware, which runs the app in a task of its own and passes a
 stream through a memory channel. A bug the app did not answer still gets its id: the last
@@ -27,14 +29,22 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from proxy.dialects import handle_unexpected
+from proxy.recent import Entry, RecentRequests, cut, worth_keeping
 
 log = logging.getLogger("modelyard.proxy")
 
 HEADER = b"x-request-id"
 _SCOPE_KEY = "modelyard.request_id"
 _SANE = re.compile(rb"[A-Za-z0-9._-]{1,128}")
-_MODEL = b"x-modelyard-model"
-_ROUTE = b"x-modelyard-route"
+# the response headers a request's line and its row on the status page read, by slot
+_SLOTS = {
+    b"x-modelyard-model": 0,
+    b"x-modelyard-route": 1,
+    b"x-modelyard-intent": 2,
+    b"x-modelyard-language": 3,
+    b"x-modelyard-tried": 4,
+    b"x-modelyard-degraded": 5,
+}
 
 
 def request_id(request: Request) -> str | None:
@@ -53,25 +63,26 @@ def _id_of(headers: list[tuple[bytes, bytes]]) -> str:
 
 
 class _Answer:
-    """What the response said, as far as the log line needs it."""
+    """What the response said, as far as the log line and the ring need it."""
 
-    __slots__ = ("model", "route", "status")
+    __slots__ = ("said", "status")
 
     def __init__(self) -> None:
         self.status = 0  # none sent (the client went away first)
-        self.model = "-"
-        self.route = "-"
+        self.said: list[str | None] = [None] * len(_SLOTS)
 
 
 class RequestLog:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, recent: RecentRequests | None = None) -> None:
         self.app = app
+        self.recent = recent if recent is not None and recent.size else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         began = time.perf_counter()
+        arrived = time.time()
         rid = _id_of(scope["headers"])
         scope[_SCOPE_KEY] = rid
         stamp = rid.encode("ascii")
@@ -80,11 +91,11 @@ class RequestLog:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [(HEADER, stamp)]
+                said = answer.said
                 for name, value in message.get("headers", ()):
-                    if name == _MODEL:
-                        answer.model = value.decode("latin-1")
-                    elif name == _ROUTE:
-                        answer.route = value.decode("latin-1")
+                    slot = _SLOTS.get(name)
+                    if slot is not None:
+                        said[slot] = value.decode("latin-1")
                     elif name == HEADER:
                         continue  # ours is the one id: an upstream's own goes
                     headers.append((name, value))
@@ -103,13 +114,32 @@ class RequestLog:
             path = scope["path"]
             if not path.isprintable():  # a %0A in the URL must not forge a log line
                 path = repr(path)
+            ms = (time.perf_counter() - began) * 1000
+            model, route, intent, language, tried, degraded = answer.said
             log.info(
                 "%s %s %d %.1f ms model=%s route=%s request_id=%s",
                 scope["method"],
                 path,
                 answer.status,
-                (time.perf_counter() - began) * 1000,
-                answer.model,
-                answer.route,
+                ms,
+                model or "-",
+                route or "-",
                 rid,
             )
+            if self.recent is not None and worth_keeping(path):
+                self.recent.add(
+                    Entry(
+                        arrived,
+                        rid,
+                        scope["method"],
+                        cut(path) or "",
+                        answer.status,
+                        ms,
+                        cut(model),
+                        cut(route),
+                        cut(intent),
+                        cut(language),
+                        cut(tried),
+                        cut(degraded),
+                    )
+                )
