@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # (pipefail keeps pip's own failure; only grep's "nothing left to print" is forgiven)
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup system venv engine litellm models up test lint format unit integration bench bench-litellm bench-streams bench-ab bench-proxy-load bench-containers bench-api bench-compare bench-hostile bench-speech smoke-models eval train-router faults fuzz clean load soak sim
+.PHONY: setup system venv engine litellm models up test lint format unit integration bench bench-litellm bench-streams bench-ab bench-proxy-load bench-containers bench-api bench-compare bench-hostile bench-speech smoke-models eval train-router faults fuzz clean load soak sim ui-screenshot
 
 setup: system venv engine litellm models  ## the venvs, espeak-ng and the tiny models; reruns are no-ops
 
@@ -59,6 +59,9 @@ bench: setup
 	$(BIN)/python bench/sched_real.py
 	$(BIN)/python bench/speech.py
 	$(BIN)/python bench/containers.py
+
+ui-screenshot: setup  ## docs/img/ui-swap.png: the status page during a real swap on the CPU profile (~2 min)
+	$(BIN)/python scripts/ui-screenshot.py
 
 bench-ab: setup  ## proxy-added latency here and in OTHER (another checkout), side by side
 	@test -n "$(OTHER)" || { echo 'usage: make bench-ab OTHER=path/to/other/checkout'; exit 2; }

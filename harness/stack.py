@@ -159,12 +159,19 @@ class Stack:
         return result
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The CLI takes the admin token from its environment, never from argv (where `ps` would
+        show it): a stack configured with one hands it over there."""
+        env = dict(os.environ)
+        token = self.config["supervisor"].get("admin_token")
+        if token:
+            env["MODELYARD_ADMIN_TOKEN"] = token
         return subprocess.run(
             [MODELYARD, *args, "--url", self.admin_url],
             capture_output=True,
             text=True,
             timeout=300,
             check=False,
+            env=env,
         )
 
     def log(self) -> str:

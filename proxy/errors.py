@@ -10,6 +10,7 @@ body and installs the handlers).
     │   └── AdminTokenError        the status page's action or log tail without the admin token
     ├── UiActionsDisabledError 403 no admin token is configured: the status page is read-only
     ├── ServerNotFoundError 404    the status page named a server the config does not have
+    ├── ActionNotFoundError 404    ... or an action it does not have
     ├── ActionFailedError   409    the supervisor refused a status page action (an engine's no)
     ├── ModelNotFoundError  404    `model` names no server, route or alias
     ├── ResponseNotFoundError 404  a response id this proxy never relayed, or has forgotten
@@ -75,6 +76,10 @@ class UiActionsDisabledError(ProxyError):
 
 class ServerNotFoundError(ProxyError):
     fault = MODEL_NOT_FOUND.with_code("server_not_found")
+
+
+class ActionNotFoundError(ProxyError):
+    fault = MODEL_NOT_FOUND.with_code("action_not_found")
 
 
 class ActionFailedError(ProxyError):

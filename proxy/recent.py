@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, NamedTuple
 
-# Which requests are worth a row: the APIs clients call, not the page's own polls or probes.
+# Which requests are worth a row: the APIs clients call, not the page's own polls or probes,
+# and not /route, which decides without sending anything anywhere.
 _API_PREFIXES = ("/v1/", "/v2/")
-_API_PATHS = frozenset({"/route"})
 _LONGEST = 512  # characters kept of any one value
 
 
@@ -38,7 +38,7 @@ class Entry(NamedTuple):
 
 
 def worth_keeping(path: str) -> bool:
-    return path.startswith(_API_PREFIXES) or path in _API_PATHS
+    return path.startswith(_API_PREFIXES)
 
 
 def cut(value: str | None) -> str | None:

@@ -24,8 +24,8 @@ class Operator:
         given = headers.get(HEADER)
         if self._digest is None or not given:
             return False
-        # as bytes (surrogateescape): a stray non-ASCII byte is a token that matches nothing
-        return same(digest(given.encode("utf-8", "surrogateescape")), self._digest)
+        # surrogatepass: any string at all is bytes that match nothing, never an error
+        return same(digest(given.encode("utf-8", "surrogatepass")), self._digest)
 
     def require(self, headers: Mapping[str, str]) -> None:
         """Nothing, or the error that refuses an action or a log tail to this caller."""

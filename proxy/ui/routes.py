@@ -94,6 +94,8 @@ async def _act(request: Request) -> JSONResponse:
 
 
 async def _logs(request: Request) -> JSONResponse:
+    page = _status(request)
+    page.operator.require(request.headers)  # before anything else is said to this caller
     raw = request.query_params.get("offset", str(-LOG_BYTES))
     try:
         offset = int(raw)
@@ -101,5 +103,5 @@ async def _logs(request: Request) -> JSONResponse:
         raise BadRequestError(f"offset: not a whole number: {raw[:40]!r}", param="offset") from None
     if abs(offset) > 2**53:
         raise BadRequestError("offset: out of range", param="offset")
-    text = await _status(request).logs(request.path_params["name"], offset, request.headers)
+    text = await page.logs(request.path_params["name"], offset, request.headers)
     return JSONResponse(text, headers=_JSON_HEADERS)

@@ -15,7 +15,12 @@ from typing import Any, Protocol
 
 from modelyard_config import Config
 from proxy.backends import CapacityUnavailableError, SupervisorUnreachableError
-from proxy.errors import ActionFailedError, ServerNotFoundError, UnavailableError
+from proxy.errors import (
+    ActionFailedError,
+    ActionNotFoundError,
+    ServerNotFoundError,
+    UnavailableError,
+)
 from proxy.recent import RecentRequests
 from proxy.ui.operator import Operator
 from proxy.ui.source import StatusAdmin, SupervisorReadings
@@ -40,6 +45,8 @@ class OperatorAdmin(StatusAdmin, Protocol):
     async def action(self, name: str, verb: str) -> dict[str, Any]: ...
 
     async def logs(self, name: str, offset: int) -> dict[str, Any]: ...
+
+    async def server(self, name: str) -> dict[str, Any]: ...
 
 
 class StatusPage:
@@ -90,12 +97,12 @@ class StatusPage:
 
     async def act(self, name: str, action: str, headers: Mapping[str, str]) -> dict[str, Any]:
         self.operator.require(headers)
-        self._local(name)
         if action not in ACTIONS:
-            raise ServerNotFoundError(
+            raise ActionNotFoundError(
                 f"No action {action!r}: the status page's actions are {', '.join(ACTIONS)}.",
                 param="action",
             )
+        self._local(name)
         try:
             if action == "load":
                 await self.admin.ensure(name)
@@ -103,7 +110,7 @@ class StatusPage:
                 await self.admin.stop(name)
             else:
                 await self.admin.action(name, action)
-            described = next(s for s in await self.admin.servers() if s["name"] == name)
+            described = await self.admin.server(name)
         except SupervisorError as exc:
             raise _proxy_error(name, action, exc) from exc
         finally:

@@ -111,10 +111,14 @@ def queue_view(schedule: Mapping[str, Any], servers: list[dict[str, Any]]) -> di
         for name, requests in schedule.get("waiting", {}).items()
         if requests or counts.get(name)
     ]
+    # what is loading: servers starting or waking, and loads still waiting for room (the
+    # scheduler's own "loading" is only the latter)
+    loading = {s["name"] for s in servers if s.get("state") in ("starting", "waking")}
+    loading.update(schedule.get("loading", []))
     return {
         "policy": schedule.get("policy"),
         "decision": schedule.get("decision"),
-        "loading": schedule.get("loading", []),
+        "loading": sorted(loading),
         "draining": schedule.get("draining", {}),
         "waiting": waiting,
     }
