@@ -36,6 +36,7 @@ log = logging.getLogger("modelyard.proxy")
 HEADER = b"x-request-id"
 _SCOPE_KEY = "modelyard.request_id"
 _SANE = re.compile(rb"[A-Za-z0-9._-]{1,128}")
+_POLL = "/ui/api/state"
 # the response headers a request's line and its row on the status page read, by slot
 _SLOTS = {
     b"x-modelyard-model": 0,
@@ -116,7 +117,10 @@ class RequestLog:
                 path = repr(path)
             ms = (time.perf_counter() - began) * 1000
             model, route, intent, language, tried, degraded = answer.said
-            log.info(
+            # an open status page polls every second: its polls only at DEBUG (its actions,
+            # like every other request, at INFO)
+            log.log(
+                logging.DEBUG if path == _POLL else logging.INFO,
                 "%s %s %d %.1f ms model=%s route=%s request_id=%s",
                 scope["method"],
                 path,

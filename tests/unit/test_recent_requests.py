@@ -6,6 +6,7 @@ middleware is driven with a bare ASGI app: no server, no socket."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -183,3 +184,19 @@ async def test_a_request_log_given_an_empty_ring_keeps_nothing() -> None:
     app = RequestLog(answering([]), recent=ring)
     await call(app, "/v1/chat/completions")
     assert ring.newest_first() == []
+
+
+async def test_the_pages_polls_are_logged_at_debug_and_its_actions_at_info(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An open page polls every second: at INFO that would be a line a second in `up`'s log."""
+    app = RequestLog(answering([]), recent=RecentRequests(5))
+    with caplog.at_level(logging.DEBUG, logger="modelyard.proxy"):
+        for path in ("/ui/api/state", "/ui/api/servers/a/pin", "/v1/chat/completions"):
+            await call(app, path)
+    levels = {r.getMessage().split()[1]: r.levelno for r in caplog.records}
+    assert levels == {
+        "/ui/api/state": logging.DEBUG,
+        "/ui/api/servers/a/pin": logging.INFO,
+        "/v1/chat/completions": logging.INFO,
+    }
