@@ -26,10 +26,8 @@ from typing import Any
 
 import httpx
 import pytest
-from aiohttp import web
 from fastapi import FastAPI
 
-from harness import loopback
 from modelyard_config import Config, parse_config
 from proxy.app import create_app
 from proxy.ui.routes import POLICY, STATIC
@@ -40,8 +38,9 @@ from supervisor.client import AdminClient
 from supervisor.fleet import Fleet
 from supervisor.states import State
 from tests.component.supervisor_fakes import FakeGpus, GiB, Rig, rig, server, until
-from tests.component.test_proxy_app import SEEN, FakeAdmin, Upstream, _chat, chat, serving
+from tests.component.test_proxy_app import FakeAdmin, Upstream, chat, serving
 from tests.component.test_proxy_app import config as fake_config
+from tests.component.test_proxy_app import upstream as upstream  # a fixture: its fake upstream
 
 TOKEN = "ui-admin-token-7c1d"
 OPERATOR = {"x-modelyard-admin-token": TOKEN}
@@ -439,18 +438,6 @@ class PageAdmin(FakeAdmin):
 
     async def schedule(self) -> dict[str, Any]:
         return {"policy": "arrival", "decision": None, "waiting": {}}
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[Upstream]:
-    """test_proxy_app's fake upstream (a real aiohttp server on loopback) for chats."""
-    seen = Upstream()
-    app = web.Application()
-    app[SEEN] = seen
-    app.router.add_post("/v1/chat/completions", _chat)
-    async with loopback.serving(app) as url:
-        seen.url = url
-        yield seen
 
 
 @contextlib.asynccontextmanager
