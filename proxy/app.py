@@ -50,6 +50,7 @@ def create_app(config: Config, admin: Admin | None = None) -> Starlette:
     if missing:
         raise ConfigError("config", missing)
     recent = RecentRequests(settings.ui.recent_requests if settings.ui.enabled else 0)
+    metrics = ProxyMetrics()  # here, not in the lifespan: the request log counts into it
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -62,7 +63,6 @@ def create_app(config: Config, admin: Admin | None = None) -> Starlette:
                 client = await stack.enter_async_context(
                     AdminClient(config.supervisor_url(), token=token)
                 )
-            metrics = ProxyMetrics()
             backends = Backends(admin or client, remote=config.remote_servers())
             stack.push_async_callback(backends.aclose)  # before the client it asks closes
             balancer = Balancer(config, backends.ready_now, admin or client)
@@ -99,7 +99,7 @@ def create_app(config: Config, admin: Admin | None = None) -> Starlette:
     # the request log outermost, so that every answer has its id (the drain's 503s too); then
     # the drain, so that it covers every middleware after it
     middleware = [
-        Middleware(RequestLog, recent=recent),
+        Middleware(RequestLog, recent=recent, metrics=metrics),
         Middleware(DrainMiddleware, drain=drain),
         Middleware(AccessMiddleware),
     ]

@@ -10,7 +10,9 @@ any the upstream sent), and the request's line on the `modelyard.proxy` logger e
 The time runs to the last byte of the body (a stream's too); model and route are the
 `x-modelyard-model` and `-route` the response carried. Never a body, a query string or a key.
 The same facts, with the intent, language, tried and degraded headers, go to the status page's
-ring of recent requests (proxy/recent.py) when one is given.
+ring of recent requests (proxy/recent.py) when one is given, and an API request's endpoint,
+route, status and time to the proxy's metrics (modelyard_requests_total,
+modelyard_request_seconds, modelyard_requests_in_flight) when they are given.
 
 Pure ASGI, not BaseHTTPMiddleware, which runs the app in a task of its own and passes a
 stream through a memory channel. A bug the app did not answer still gets its id: the last
@@ -29,6 +31,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from proxy.dialects import handle_unexpected
+from proxy.metrics import ProxyMetrics
 from proxy.recent import Entry, RecentRequests, cut, worth_keeping
 
 log = logging.getLogger("modelyard.proxy")
@@ -74,9 +77,15 @@ class _Answer:
 
 
 class RequestLog:
-    def __init__(self, app: ASGIApp, recent: RecentRequests | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        recent: RecentRequests | None = None,
+        metrics: ProxyMetrics | None = None,
+    ) -> None:
         self.app = app
         self.recent = recent if recent is not None and recent.size else None
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -88,6 +97,9 @@ class RequestLog:
         scope[_SCOPE_KEY] = rid
         stamp = rid.encode("ascii")
         answer = _Answer()
+        metrics = self.metrics if worth_keeping(scope["path"]) else None
+        if metrics is not None:
+            metrics.in_flight.inc()
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -117,6 +129,9 @@ class RequestLog:
                 path = repr(path)
             ms = (time.perf_counter() - began) * 1000
             model, route, intent, language, tried, degraded = answer.said
+            if metrics is not None:
+                metrics.in_flight.dec()
+                metrics.answered(path, route, answer.status, ms / 1000)
             # an open status page polls every second: its polls only at DEBUG (its actions,
             # like every other request, at INFO)
             log.log(
