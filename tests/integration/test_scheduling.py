@@ -69,7 +69,9 @@ def test_interleaved_requests_swap_less_than_they_alternate_and_a_short_wait_fal
         routed = httpx.post(f"{stack.proxy_url}/route", json=chat, timeout=30)
         assert routed.status_code == 200, routed.text
         waits = {w["server"]: w for w in routed.json()["waits"]}
-        assert waits[A]["ready"] is True and waits[A]["seconds"] == 0
+        # ready: a's predicted wait is at most its queue's (0.5 s seen in CI just after the
+        # hurried request), well inside the 3 s that sent that request to it
+        assert waits[A]["ready"] is True and waits[A]["seconds"] < 3, waits[A]
         assert waits[B]["ready"] is False and waits[B]["seconds"] > 3, waits[B]
 
         # a, b, a, b, a, b, one second apart, each from its own client: five alternations
