@@ -97,7 +97,8 @@ class RequestLog:
         scope[_SCOPE_KEY] = rid
         stamp = rid.encode("ascii")
         answer = _Answer()
-        metrics = self.metrics if worth_keeping(scope["path"]) else None
+        api = worth_keeping(scope["path"])  # a request the ring and the metrics count
+        metrics = self.metrics if api else None
         if metrics is not None:
             metrics.in_flight.inc()
 
@@ -145,7 +146,7 @@ class RequestLog:
                 route or "-",
                 rid,
             )
-            if self.recent is not None and worth_keeping(path):
+            if self.recent is not None and api:
                 self.recent.add(
                     Entry(
                         arrived,
